@@ -1,0 +1,1 @@
+"""dispatch: tells — the alert service (HTTP API, store, geo-router, incidents, delivery, web)."""

@@ -1,0 +1,1 @@
+"""flight: flies — coverage planning, scheduling, MAVLink fleet control, simulated vehicles."""

@@ -1,0 +1,84 @@
+"""What the fleet is made of and where it may fly: drone specs, docks, patrol and no-fly zones.
+
+The city config (patrol.config) builds these; the planner and the fleet controller read them.
+Geometry is lon/lat (WGS84); planners project it to metres with `detector.MetricFrame`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field
+from shapely.geometry import MultiPolygon, Polygon
+
+from detector.camera import CameraModel
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+
+@dataclass(frozen=True)
+class DroneSpec:
+    """Performance envelope of one drone model, as the flight-time budget needs it."""
+
+    cruise_speed_m_s: Positive
+    climb_rate_m_s: Positive
+    descent_rate_m_s: Positive
+    usable_flight_time_min: Positive
+    reserve_min: NonNegative
+    wind_margin: Fraction = 0.1
+    turn_time_s: NonNegative = 6.0
+    max_altitude_agl_m: Positive = 120.0
+
+    @property
+    def flight_budget_s(self) -> float:
+        """Seconds a sortie may last: usable time less reserve, shrunk by the wind margin."""
+        return (self.usable_flight_time_min - self.reserve_min) * 60.0 * (1.0 - self.wind_margin)
+
+
+@dataclass(frozen=True)
+class Drone:
+    """One airframe on a dock: its spec, its camera and how the controller reaches it."""
+
+    id: str
+    spec: DroneSpec
+    camera: CameraModel
+    endpoint: str | None = None
+    system_id: int = 1
+
+
+@dataclass(frozen=True)
+class Dock:
+    """A charging dock: drones take off and land here, and recharge between sorties."""
+
+    id: str
+    lon: float
+    lat: float
+    alt_amsl_m: float
+    charge_time_min: float
+    drones: tuple[Drone, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PatrolZone:
+    """An area to photograph completely once per patrol, at one altitude and overlap."""
+
+    id: str
+    name: str
+    area: Polygon | MultiPolygon
+    altitude_agl_m: float
+    front_overlap: float
+    side_overlap: float
+    priority: int = 1
+    revisit_period_h: float = 24.0
+
+
+@dataclass(frozen=True)
+class NoFlyZone:
+    """Airspace no sortie may enter (airport clearance, military, crowds)."""
+
+    id: str
+    name: str
+    area: Polygon | MultiPolygon

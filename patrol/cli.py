@@ -1,0 +1,19 @@
+"""`patrol`: the single front door for operators, departments' admins and analysts."""
+
+from __future__ import annotations
+
+import typer
+
+from patrol.commands import config_cmd
+
+app = typer.Typer(
+    name="patrol",
+    help="综合飞一次 — plan, fly and watch city drone patrols; detect violations; alert the owning department.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(config_cmd.app, name="config")
+
+if __name__ == "__main__":
+    app()

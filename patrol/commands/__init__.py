@@ -1,0 +1,1 @@
+"""Subcommands of the `patrol` CLI, one module each."""

@@ -1,0 +1,118 @@
+"""The city config file as written (YAML), validated by pydantic before anything is resolved."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from detector.camera import CameraModel
+from flight.assets import DroneSpec
+
+Lon = Annotated[float, Field(ge=-180, le=180)]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+Overlap = Annotated[float, Field(ge=0, lt=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GeometryRef(Strict):
+    """A polygon, given one of three ways: a feature of a GeoJSON file, inline GeoJSON, or a circle."""
+
+    file: str | None = None
+    feature: str | None = Field(None, description="matched against the feature's `id`, properties.id or properties.name")
+    geometry: dict[str, Any] | None = None
+    center: tuple[float, float] | None = Field(None, description="[lon, lat] of a circle")
+    radius_m: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "GeometryRef":
+        forms = [self.file is not None, self.geometry is not None, self.center is not None]
+        if sum(forms) != 1:
+            raise ValueError("give exactly one of: file (+ feature), geometry, center (+ radius_m)")
+        if self.center is not None and self.radius_m is None:
+            raise ValueError("a circle needs radius_m next to center")
+        return self
+
+
+class DepartmentEntry(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    name_en: str
+    kind: str
+    jurisdiction: GeometryRef | None = None
+    catch_all: bool = False
+    webhook: str | None = None
+    handles: list[str] | None = Field(None, description="type codes; default: every type whose handled_by lists this kind")
+
+    @model_validator(mode="after")
+    def _has_area(self) -> "DepartmentEntry":
+        if self.jurisdiction is None and not self.catch_all:
+            raise ValueError("a department needs a jurisdiction unless it is the city catch-all (catch_all: true)")
+        return self
+
+
+class DroneEntry(Strict):
+    id: str
+    model: str
+    camera: str
+    endpoint: str | None = Field(None, description="MAVLink endpoint: udp:HOST:PORT, udpin:, tcp:, or a serial device")
+    system_id: int = Field(1, ge=1, le=255)
+
+
+class DockEntry(Strict):
+    id: str
+    name: str | None = None
+    position: tuple[float, float] = Field(description="[lon, lat]")
+    alt_amsl_m: float = 0.0
+    charge_time_min: float = Field(gt=0)
+    drones: list[DroneEntry] = Field(min_length=1)
+
+    @field_validator("position")
+    @classmethod
+    def _finite(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(math.isfinite(c) for c in v):
+            raise ValueError("coordinates must be finite numbers")
+        return v
+
+
+class ZoneEntry(Strict):
+    id: str
+    name: str
+    area: GeometryRef
+    altitude_agl_m: float = Field(gt=0)
+    front_overlap: Overlap = 0.7
+    side_overlap: Overlap = 0.6
+    priority: int = Field(1, ge=1, le=5, description="1 = fly first")
+    revisit_period_h: float = Field(24.0, gt=0)
+
+
+class NoFlyEntry(Strict):
+    id: str
+    name: str
+    area: GeometryRef
+
+
+class CityInfo(Strict):
+    name: str
+    name_en: str
+    timezone: str = "Asia/Shanghai"
+    center: tuple[float, float] = Field(description="[lon, lat] used to open maps")
+    base_map_tiles: str | None = Field(None, description="XYZ tile URL template for the HTML map, e.g. a local tile server")
+
+
+class CityFile(Strict):
+    """Top level of configs/<city>.yaml."""
+
+    city: CityInfo
+    taxonomy: str = Field(description="path of the taxonomy YAML, relative to this file")
+    districts: str = Field(description="GeoJSON of the administrative districts, relative to this file")
+    departments: list[DepartmentEntry] = Field(min_length=1)
+    camera_models: dict[str, CameraModel]
+    drone_models: dict[str, DroneSpec]
+    docks: list[DockEntry] = Field(min_length=1)
+    patrol_zones: list[ZoneEntry] = Field(min_length=1)
+    no_fly_zones: list[NoFlyEntry] = []
