@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pyproj import CRS, Transformer
+import shapely
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -47,10 +47,10 @@ class MetricFrame:
         return self._inv.transform(x, y)
 
     def to_metric(self, geom: BaseGeometry) -> BaseGeometry:
-        return transform(self._fwd.transform, geom)
+        return shapely.transform(geom, self._fwd.transform, interleaved=False)
 
     def to_lonlat(self, geom: BaseGeometry) -> BaseGeometry:
-        return transform(self._inv.transform, geom)
+        return shapely.transform(geom, self._inv.transform, interleaved=False)
 
     def area_km2(self, geom: BaseGeometry) -> float:
         return self.to_metric(geom).area / 1e6
