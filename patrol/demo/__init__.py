@@ -1,0 +1,1 @@
+"""`patrol demo`: the whole loop on one machine — plan, fly (simulated), detect, dispatch, report."""
