@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shapely.geometry import MultiPolygon, Polygon
 
@@ -20,3 +20,8 @@ class Department:
     jurisdiction: Polygon | MultiPolygon | None
     jurisdiction_name: str
     catch_all: bool = False
+
+
+def with_webhook_base(departments: tuple[Department, ...], base_url: str) -> tuple[Department, ...]:
+    """The same departments with webhooks at {base_url}/hooks/{id} (e.g. a local WebhookReceiver)."""
+    return tuple(replace(d, webhook_url=f"{base_url.rstrip('/')}/hooks/{d.id}") for d in departments)

@@ -1,0 +1,103 @@
+"""POST /v1/sightings: one Sighting object or an array of them; 2xx only after the commit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from dispatch.ingest import KeyConflict
+from dispatch.service import DispatchService
+
+def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    """Error body: a one-line `detail` naming field and value, and `errors` when there are several."""
+    body: dict[str, Any] = {"detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status)
+
+
+def loc_name(loc: tuple[Any, ...]) -> str:
+    """(3, 'image', 'box') → '[3].image.box' — the field as the sender wrote it."""
+    name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    return name.lstrip(".") or "body"
+
+
+def _value(v: Any) -> Any:
+    text = json.dumps(v, allow_nan=True, default=str) if not isinstance(v, str) else v
+    return v if len(text) <= 120 else text[:117] + "..."
+
+
+async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return problem(413, f"body: {declared} bytes is over the limit of {limit} bytes; send smaller batches")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return problem(413, f"body: over the limit of {limit} bytes; send smaller batches")
+    return bytes(body)
+
+
+def sightings_openapi(batch_limit: int) -> dict[str, Any]:
+    schema = {"oneOf": [{"$ref": "#/components/schemas/Sighting"},
+                        {"type": "array", "minItems": 1, "maxItems": batch_limit,
+                         "items": {"$ref": "#/components/schemas/Sighting"}}]}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def post_sightings(request: Request) -> JSONResponse:
+    svc: DispatchService = request.app.state.dispatch
+    cfg = svc.settings
+    ctype = request.headers.get("content-type", "")
+    if not ctype.split(";")[0].strip().lower() == "application/json":
+        return problem(415, f"content-type: expected application/json, got {ctype!r}")
+    body = await _read_body(request, cfg.max_body_bytes)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        return problem(400, f"body: malformed JSON{where}: {getattr(exc, 'msg', exc)}")
+    batch = isinstance(data, list)
+    if not batch and not isinstance(data, dict):
+        return problem(422, f"body: expected a Sighting object or an array of them, got {type(data).__name__}")
+    if batch and not 1 <= len(data) <= cfg.max_batch:
+        return problem(422 if not data else 413, f"body: a batch holds 1 to {cfg.max_batch} sightings, got {len(data)}")
+    now = cfg.clock()
+    ctx = {"now": now, "skew_s": cfg.future_skew_s, "max_evidence_bytes": cfg.max_evidence_bytes}
+    try:
+        items = request.app.state.sightings_adapter.validate_python(data if batch else [data], context=ctx)
+    except ValidationError as exc:
+        errors = [{"field": loc_name(e["loc"] if batch else e["loc"][1:]), "problem": e["msg"],
+                   "value": _value(e.get("input"))} for e in exc.errors(include_url=False)]
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return problem(422, f"{first['field']}: {first['problem']} (got {first['value']!r}){more}", errors)
+    try:
+        results = await run_in_threadpool(svc.ingestor.ingest, items, now)
+    except KeyConflict as exc:
+        field = f"[{exc.index}].key" if batch else "key"
+        return problem(409, f"{field}: {exc}")
+    out = [r.__dict__ for r in results]
+    status = 201 if any(r.status == "created" for r in results) else 200
+    return JSONResponse({"results": out} if batch else out[0], status_code=status)
+
+
+def install(app: FastAPI, model: type, max_batch: int) -> None:
+    """Add POST /v1/sightings for this taxonomy's Sighting model, with the request schema published."""
+    app.state.sightings_adapter = TypeAdapter(list[model])
+    app.add_api_route(
+        "/v1/sightings", post_sightings, methods=["POST"], status_code=201, openapi_extra=sightings_openapi(max_batch),
+        summary="Report sightings (one object or an array)",
+        responses={200: {"description": "all duplicates of earlier posts; nothing new stored"},
+                   201: {"description": "stored and committed"}, 400: {"description": "malformed JSON"},
+                   409: {"description": "key reused for a different sighting"},
+                   413: {"description": "body too large"}, 415: {"description": "not application/json"},
+                   422: {"description": "a field is invalid; `errors` names each"}})

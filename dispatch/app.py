@@ -1,0 +1,72 @@
+"""create_app(settings): the dispatch FastAPI application (API, web pages, /metrics)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dispatch import api_admin, api_alerts, api_sightings
+from dispatch.schemas import sighting_model
+from dispatch.service import DispatchService
+from dispatch.settings import Settings
+
+WEB = Path(__file__).with_name("web")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Open the store (migrating it), build router and worker; the worker runs while the app is served."""
+    svc = DispatchService(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        svc.start()
+        try:
+            yield
+        finally:
+            svc.close()
+
+    app = FastAPI(title="patrol dispatch — 巡查告警分派", version="1", lifespan=lifespan,
+                  description="Sightings in; typed, geotagged, signed alerts out to the department that owns them.")
+    app.state.dispatch = svc
+    model = sighting_model([t.code for t in settings.taxonomy.types])
+    api_sightings.install(app, model, settings.max_batch)
+    app.include_router(api_alerts.router)
+    app.include_router(api_admin.router)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            defs = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["Sighting"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        for state, n in svc.outbox_counts().items():
+            svc.metrics.outbox.labels(state).set(n)
+        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"ok": True}
+
+    @app.get("/inbox/{department_id}", response_class=HTMLResponse, include_in_schema=False)
+    def inbox(department_id: str) -> HTMLResponse:
+        """The page is the same for everyone; the token in the URL fragment decides what it shows."""
+        return HTMLResponse((WEB / "inbox.html").read_text(encoding="utf-8"))
+
+    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        return HTMLResponse((WEB / "dashboard.html").read_text(encoding="utf-8"))
+
+    return app

@@ -1,0 +1,172 @@
+"""Webhook delivery: an outbox worker that signs (Standard Webhooks) and POSTs each message until a
+2xx, retrying with backoff + jitter and honouring Retry-After; 410 Gone or too many tries → dead letter.
+
+Woken on commit (no slow polling); messages are leased in the store, so several workers or
+processes never send one message at the same time, and a retried message keeps its webhook-id.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import httpx
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks import Webhook
+
+from dispatch.metrics import DispatchMetrics
+from dispatch.models import DeliveryAttemptRow, DeliveryRow
+from dispatch.settings import RetryPolicy
+
+IDLE_WAIT_S = 1.0  # safety net: look at the outbox at least this often even without a wake-up
+CLAIM_BATCH = 200
+
+
+def retry_after_s(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date), None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+class Backoff:
+    """Exponential backoff with equal jitter: attempt n waits in [d/2, d], d = min(cap, base·2^(n-1))."""
+
+    def __init__(self, policy: RetryPolicy, seed: int):
+        self.policy = policy
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def delay_s(self, attempts: int, retry_after: float | None) -> float:
+        d = min(self.policy.cap_s, self.policy.base_s * 2 ** (attempts - 1))
+        with self._lock:
+            wait = d / 2 + self._rng.uniform(0, d / 2)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.policy.max_retry_after_s))
+        return wait
+
+
+class DeliveryWorker:
+    def __init__(self, writers: sessionmaker[Session], secrets: dict[str, str], policy: RetryPolicy, seed: int,
+                 metrics: DispatchMetrics, clock: Callable[[], datetime], threads: int = 8):
+        self.writers, self.policy, self.metrics, self.clock = writers, policy, metrics, clock
+        self.signers = {dept: Webhook(secret) for dept, secret in secrets.items()}
+        self.backoff = Backoff(policy, seed)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
+        self._client = httpx.Client(timeout=policy.timeout_s, limits=httpx.Limits(max_connections=threads * 2))
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                claimed = self._claim()
+                for row in claimed:
+                    self._pool.submit(self._attempt, row)
+                wait = 0.0 if claimed else self._seconds_to_next_due()
+            except SQLAlchemyError:  # store briefly unavailable: look again a little later
+                wait = IDLE_WAIT_S
+            if wait > 0:
+                self._wake.wait(wait)
+
+    def _claim(self) -> list[DeliveryRow]:
+        now = self.clock()
+        with self.writers.begin() as s:
+            q = (select(DeliveryRow).where(DeliveryRow.state == "pending", DeliveryRow.next_attempt_at <= now,
+                                           or_(DeliveryRow.lease_until.is_(None), DeliveryRow.lease_until < now))
+                 .order_by(DeliveryRow.next_attempt_at).limit(CLAIM_BATCH))
+            if s.bind.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            rows = s.scalars(q).all()
+            if rows:
+                lease = now + timedelta(seconds=self.policy.timeout_s + 30)
+                s.execute(update(DeliveryRow).where(DeliveryRow.id.in_([r.id for r in rows])).values(lease_until=lease))
+        return list(rows)
+
+    def _seconds_to_next_due(self) -> float:
+        now = self.clock()
+        with self.writers() as s:
+            nxt = s.scalar(select(func.min(DeliveryRow.next_attempt_at)).where(
+                DeliveryRow.state == "pending", or_(DeliveryRow.lease_until.is_(None), DeliveryRow.lease_until < now)))
+        if nxt is None:
+            return IDLE_WAIT_S
+        return min(IDLE_WAIT_S, max(0.0, (nxt - now).total_seconds()))
+
+    def _attempt(self, row: DeliveryRow) -> None:
+        if self._stop.is_set():
+            return
+        sent_at = datetime.now(timezone.utc)  # signing uses real time: receivers check it against theirs
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": row.id,
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": self.signers[row.department_id].sign(row.id, sent_at, row.payload),
+        }
+        code, error, retry_after = None, None, None
+        t0 = time.perf_counter()
+        try:
+            resp = self._client.post(row.url, content=row.payload.encode(), headers=headers)
+            code = resp.status_code
+            retry_after = retry_after_s(resp.headers.get("retry-after"), sent_at)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        self._record(row, code, error, retry_after, (time.perf_counter() - t0) * 1000)
+
+    def _record(self, row: DeliveryRow, code: int | None, error: str | None, retry_after: float | None,
+                duration_ms: float) -> None:
+        now = self.clock()
+        attempts = row.attempts + 1
+        values: dict = {"attempts": attempts, "lease_until": None}
+        if code is not None and 200 <= code < 300:
+            outcome = "delivered"
+            values.update(state="delivered", delivered_at=now, last_error=None)
+        elif code == 410:
+            outcome = "dead"
+            values.update(state="dead", last_error="410 Gone: the receiver asked us to stop sending")
+        elif attempts >= self.policy.max_attempts:
+            outcome = "dead"
+            values.update(state="dead", last_error=f"gave up after {attempts} attempts; last: {error or code}")
+        else:
+            outcome = "retry"
+            delay = self.backoff.delay_s(attempts, retry_after)
+            values.update(next_attempt_at=now + timedelta(seconds=delay), last_error=error or f"HTTP {code}")
+        with self.writers.begin() as s:
+            s.add(DeliveryAttemptRow(delivery_id=row.id, at=now, status_code=code, error=error, duration_ms=duration_ms))
+            s.execute(update(DeliveryRow).where(DeliveryRow.id == row.id).values(**values))
+        self.metrics.attempts.labels(row.department_id, outcome).inc()
+        if outcome == "delivered":
+            self.metrics.latency.observe((now - row.created_at).total_seconds())
+        if outcome == "retry":
+            self.wake()

@@ -1,0 +1,10 @@
+"""Alembic environment: run with the connection dispatch.store hands over (never from an ini file)."""
+
+from alembic import context
+
+from dispatch.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

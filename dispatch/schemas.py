@@ -1,0 +1,113 @@
+"""The published request contract (OpenAPI): a Sighting as the detector side sends it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+
+Finite = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=False)
+
+
+class ImageRef(BaseModel):
+    model_config = Finite
+
+    ref: str = Field(min_length=1, max_length=500, description="where the full frame is kept (path or URL)")
+    box: tuple[float, float, float, float] = Field(description="pixel box [x0, y0, x1, y1] of the finding in the frame")
+
+    @field_validator("box")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = v
+        if min(v) < 0 or x1 <= x0 or y1 <= y0:
+            raise ValueError(f"box must be [x0, y0, x1, y1] with 0 <= x0 < x1 and 0 <= y0 < y1; got {list(v)}")
+        return v
+
+
+class PolygonGeoJSON(BaseModel):
+    """RFC 7946 Polygon: rings of [lon, lat] positions, each ring closed, at least 4 positions."""
+
+    model_config = Finite
+
+    type: Literal["Polygon"]
+    coordinates: list[list[tuple[float, float]]] = Field(min_length=1)
+
+    @field_validator("coordinates")
+    @classmethod
+    def _rings(cls, rings: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+        for i, ring in enumerate(rings):
+            if len(ring) < 4 or ring[0] != ring[-1]:
+                raise ValueError(f"ring {i} must be closed and have at least 4 positions")
+            for lon, lat in ring:
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError(f"ring {i}: position [{lon}, {lat}] is not [lon, lat] in range")
+        return rings
+
+
+class SightingBase(BaseModel):
+    model_config = Finite
+
+    key: str = Field(min_length=1, max_length=200, description="idempotency key; a repeat creates nothing new")
+    type: str = Field(description="violation type code from configs/taxonomy.yaml")
+    confidence: float = Field(ge=0, le=1)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    uncertainty_m: float = Field(ge=0, le=100_000, description="1-sigma position uncertainty in metres")
+    time: datetime = Field(description="ISO-8601 UTC, e.g. 2026-07-01T08:30:00Z; not in the future")
+    footprint: PolygonGeoJSON | None = None
+    image: ImageRef
+    evidence_jpeg_b64: str | None = Field(None, description="base64 JPEG crop of the finding")
+    model_version: str = Field(min_length=1, max_length=100)
+    drone_id: str = Field(min_length=1, max_length=100)
+    sortie_id: str = Field(min_length=1, max_length=100)
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _utc_string(cls, v: Any) -> Any:
+        if not isinstance(v, str) or not (v.endswith("Z") or v.endswith("+00:00")):
+            raise ValueError(f"time must be an ISO-8601 UTC string ending in 'Z'; got {v!r}")
+        return v
+
+    @field_validator("time")
+    @classmethod
+    def _not_future(cls, v: datetime, info: ValidationInfo) -> datetime:
+        v = v.astimezone(timezone.utc)
+        ctx = info.context or {}
+        if "now" in ctx and v > ctx["now"] + timedelta(seconds=ctx.get("skew_s", 0)):
+            raise ValueError(f"time {v.isoformat()} is in the future (server time {ctx['now'].isoformat()})")
+        return v
+
+    @field_validator("evidence_jpeg_b64")
+    @classmethod
+    def _jpeg(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        try:
+            raw = base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("evidence_jpeg_b64 is not valid base64") from None
+        limit = (info.context or {}).get("max_evidence_bytes", math.inf)
+        if len(raw) > limit:
+            raise ValueError(f"evidence image is {len(raw)} bytes; at most {limit} allowed")
+        if not raw.startswith(b"\xff\xd8\xff"):
+            raise ValueError("evidence_jpeg_b64 does not decode to a JPEG (no FF D8 FF marker)")
+        return v
+
+    @property
+    def evidence_bytes(self) -> bytes | None:
+        return None if self.evidence_jpeg_b64 is None else base64.b64decode(self.evidence_jpeg_b64)
+
+
+def sighting_model(codes: list[str]) -> type[SightingBase]:
+    """The Sighting model for one taxonomy: `type` is an enum of its codes, so OpenAPI publishes them."""
+    return create_model("Sighting", __base__=SightingBase, type=(Literal[tuple(codes)], Field(description="violation type code")))
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(max_length=2000)] = ""
