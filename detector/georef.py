@@ -119,7 +119,7 @@ class Georeferencer:
     def _distorted(self) -> bool:
         return any(abs(c) > 0.0 for c in self.camera.distortion)
 
-    def _rays(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def rays(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Unit-less ENU ray directions (N×3) for pixels."""
         pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2).astype(np.float64)
         if self._distorted():
@@ -137,7 +137,7 @@ class Georeferencer:
         Raises GeorefError when any pixel's ray misses the ground (at or above the horizon).
         """
         u_arr, v_arr = np.atleast_1d(np.asarray(u, float)), np.atleast_1d(np.asarray(v, float))
-        rays = self._rays(u_arr, v_arr)
+        rays = self.rays(u_arr, v_arr)
         if np.any(rays[:, 2] >= -1e-9):
             raise GeorefError("pixel ray at or above the horizon does not reach the ground")
         t = self.pose.alt_agl_m / -rays[:, 2]
@@ -195,7 +195,7 @@ class Georeferencer:
         s = np.linspace(0.0, 1.0, samples_per_edge, endpoint=False)
         u = np.concatenate([s * w, np.full_like(s, w), (1 - s) * w, np.zeros_like(s)])
         v = np.concatenate([np.zeros_like(s), s * h, np.full_like(s, h), (1 - s) * h])
-        rays = self._rays(u, v)
+        rays = self.rays(u, v)
         max_range = MAX_RANGE_FACTOR * self.pose.alt_agl_m
         horiz = np.hypot(rays[:, 0], rays[:, 1])
         down = -rays[:, 2]
@@ -224,7 +224,7 @@ class Georeferencer:
         A ray at off-nadir angle α from height h lands h·tan α away: a height error δh moves it by
         δh·tan α, an attitude error δθ by h·δθ/cos²α (worst direction); GNSS error adds as is.
         """
-        rays = self._rays(np.atleast_1d(np.asarray(u, float)), np.atleast_1d(np.asarray(v, float)))
+        rays = self.rays(np.atleast_1d(np.asarray(u, float)), np.atleast_1d(np.asarray(v, float)))
         down = -rays[:, 2]
         if np.any(down <= 1e-9):
             raise GeorefError("pixel ray at or above the horizon does not reach the ground")
