@@ -26,6 +26,24 @@ class MissionItem:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SurveyLane:
+    """One photographed strip of a sortie, tied to the mission items that fly it.
+
+    The drone photographs every `spacing_m` from `start` to `end` (lon/lat), `photos` in all.
+    `start_item` is the index of the waypoint where the strip starts, `end_item` that of the
+    DO_SET_CAM_TRIGG_DIST 0 that closes it: a drone that stopped after reaching item k has
+    photographed this strip completely iff k >= end_item.
+    """
+
+    start_item: int
+    end_item: int
+    start: tuple[float, float]
+    end: tuple[float, float]
+    photos: int
+    spacing_m: float
+
+
 @dataclass
 class Sortie:
     """One battery's worth of flight: take off from a dock, survey, come back to it."""
@@ -40,3 +58,11 @@ class Sortie:
     photo_count: int = 0
     trigger_distance_m: float = 0.0
     meta: dict = field(default_factory=dict)
+    altitude_agl_m: float = 0.0
+    footprint_m: tuple[float, float] = (0.0, 0.0)
+    sweep_s: float = 0.0
+    lanes: list[SurveyLane] = field(default_factory=list)
+
+    def unflown_lanes(self, last_item: int) -> list[SurveyLane]:
+        """Strips not yet fully photographed when the drone stopped after item `last_item`."""
+        return [lane for lane in self.lanes if lane.end_item > last_item]
