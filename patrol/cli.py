@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(config_cmd.app, name="config")
+app.command("serve")(__import__("patrol.commands.serve_cmd", fromlist=["serve"]).serve)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,43 @@
+"""`patrol serve`: run the dispatch alert service (API, department inboxes, dashboard, /metrics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from patrol.commands.config_cmd import load_or_exit
+
+console = Console()
+
+
+def serve(
+    config: Path = typer.Option(..., "--config", "-c", help="city config YAML, e.g. configs/quzhou.yaml"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8600, help="TCP port"),
+    db: str = typer.Option("sqlite:///out/dispatch/dispatch.db",
+                           help="SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://user:pw@host/db"),
+    credentials: Path = typer.Option(Path("out/dispatch/credentials.json"),
+                                     help="department tokens + webhook secrets (JSON, created on first start, mode 600)"),
+    public_url: str = typer.Option(None, help="base URL departments use to reach this server (links in alerts)"),
+) -> None:
+    """Receive sightings, de-duplicate into incidents, route to departments, deliver signed webhooks."""
+    import uvicorn  # the web stack loads only for this command, so the rest of the CLI starts fast
+
+    from dispatch.app import create_app
+    from dispatch.credentials import Credentials
+    from dispatch.settings import Settings
+
+    city = load_or_exit(config)
+    creds = Credentials.load_or_create(credentials, [d.id for d in city.departments])
+    base = public_url or f"http://{host}:{port}"
+    settings = Settings(departments=city.departments, taxonomy=city.taxonomy, credentials=creds, database_url=db,
+                        city_name=f"{city.info.name} {city.info.name_en}", public_url=base)
+    app = create_app(settings)
+    console.print(f"[bold]dispatch[/] for {city.info.name} on {base}  store: {db}")
+    console.print(f"tokens and webhook secrets: {credentials} (keep private)")
+    console.print(f"dashboard 驾驶舱: {base}/dashboard#token=<admin_token>")
+    for d in city.departments:
+        console.print(f"  inbox {d.name} ({d.id}): {base}/inbox/{d.id}#token=<token>", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="info")
