@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,9 @@ def loc_name(loc: tuple[Any, ...]) -> str:
 
 
 def _value(v: Any) -> Any:
+    """The offending value, made JSON-safe (NaN/inf as text) and cut short."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)
     text = json.dumps(v, allow_nan=True, default=str) if not isinstance(v, str) else v
     return v if len(text) <= 120 else text[:117] + "..."
 

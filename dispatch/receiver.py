@@ -27,6 +27,8 @@ class ReceivedWebhook:
     webhook_id: str
     received_at: float  # time.time() on arrival
     payload: dict[str, Any]
+    body: bytes
+    headers: dict[str, str]
 
 
 class WebhookReceiver:
@@ -72,7 +74,8 @@ class WebhookReceiver:
         status, retry_after = self._status, self._retry_after
         if 200 <= status < 300:
             with self._lock:
-                self.received.append(ReceivedWebhook(dept, request.headers["webhook-id"], time.time(), payload))
+                self.received.append(ReceivedWebhook(dept, request.headers["webhook-id"], time.time(), payload,
+                                                     body, dict(request.headers)))
                 self._lock.notify_all()
         headers = {"retry-after": retry_after} if retry_after else None
         return Response(status_code=status, headers=headers)
