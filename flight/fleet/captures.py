@@ -1,0 +1,49 @@
+"""Camera trigger messages → `detector.Capture` with the pose at the moment of the shot."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from shapely.geometry import Polygon
+from shapely import affinity
+
+from detector.capture import CameraPose, Capture
+from detector.geo import MetricFrame
+from flight.assets import Drone
+
+
+def _yaw_from_quaternion(q) -> float:
+    w, x, y, z = q
+    return math.degrees(math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))) % 360.0
+
+
+def capture_from_message(msg, drone: Drone, sortie_id: str, utc: datetime) -> Capture | None:
+    """CAMERA_FEEDBACK (ArduPilot) or CAMERA_IMAGE_CAPTURED (MAVLink camera) → Capture.
+
+    The camera is taken as nadir-pointing on a gimbal (pitch -90, roll 0) with the image top
+    edge along the vehicle heading; `utc` comes from the controller's clock.
+    """
+    kind = msg.get_type()
+    if kind == "CAMERA_FEEDBACK":
+        pose = CameraPose(lat=msg.lat / 1e7, lon=msg.lng / 1e7, alt_agl_m=msg.alt_rel, alt_amsl_m=msg.alt_msl,
+                          yaw_deg=msg.yaw % 360.0)
+        seq = msg.img_idx
+    elif kind == "CAMERA_IMAGE_CAPTURED":
+        if msg.capture_result != 1:
+            return None
+        pose = CameraPose(lat=msg.lat / 1e7, lon=msg.lon / 1e7, alt_agl_m=msg.relative_alt / 1000.0,
+                          alt_amsl_m=msg.alt / 1000.0, yaw_deg=_yaw_from_quaternion(msg.q))
+        seq = msg.image_index
+    else:
+        return None
+    return Capture(image=None, time=utc, pose=pose, camera=drone.camera, drone_id=drone.id,
+                   sortie_id=sortie_id, seq=seq)
+
+
+def footprint_m(capture: Capture, frame: MetricFrame) -> Polygon:
+    """Ground rectangle of a nadir capture in `frame` metres, rotated to the heading."""
+    w, h = capture.camera.footprint_m(capture.pose.alt_agl_m)
+    x, y = (float(v) for v in frame.forward(capture.pose.lon, capture.pose.lat))
+    rect = Polygon([(x - w / 2, y - h / 2), (x + w / 2, y - h / 2), (x + w / 2, y + h / 2), (x - w / 2, y + h / 2)])
+    return affinity.rotate(rect, -capture.pose.yaw_deg, origin=(x, y))

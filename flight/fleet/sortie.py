@@ -1,0 +1,137 @@
+"""One sortie on one drone: upload, verify, launch, watch — a state machine with reasons.
+
+queued → uploading → ready → launched → surveying → returning → landed, or aborted / failed
+with a reason. Progress is the last mission item known reached (MISSION_ITEM_REACHED, or
+MISSION_CURRENT - 1 when reached messages were lost), in the sortie's own item numbering.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from flight.fleet.hub import DroneLink
+from flight.mavlink import commands
+from flight.mavlink import mission_protocol as mp
+from flight.mavlink.errors import CommandFailed, MavlinkError, MissionMismatch
+from flight.mavlink.mission_wire import differences, home_item
+from flight.mission import MissionItem, Sortie
+
+
+class SortieState(str, enum.Enum):
+    QUEUED = "queued"
+    UPLOADING = "uploading"
+    READY = "ready"
+    LAUNCHED = "launched"
+    SURVEYING = "surveying"
+    RETURNING = "returning"
+    LANDED = "landed"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (SortieState.LANDED, SortieState.ABORTED, SortieState.FAILED)
+
+
+RETURN_COMMANDS = {mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, mavlink.MAV_CMD_NAV_LAND}
+
+
+@dataclass
+class FleetSettings:
+    """Controller policy. Times are clock seconds."""
+
+    return_battery_pct: float = 25.0  # below this while surveying: RTL and hand the rest back
+    launch_battery_pct: float = 90.0  # wait on the dock until charged to this
+    stale_after_s: float = 5.0  # no heartbeat: mark stale, keep listening
+    failed_after_s: float = 60.0  # no heartbeat this long in flight: drone lost, coverage reassigned
+    prearm_timeout_s: float = 180.0  # EKF/prearm must be ready within this
+    upload_attempts: int = 3
+    charge_timeout_s: float = 3 * 3600.0
+    timing: mp.Timing = field(default_factory=mp.Timing)
+
+
+@dataclass
+class SortieRun:
+    sortie: Sortie
+    drone_id: str
+    state: SortieState = SortieState.QUEUED
+    reason: str = ""
+    interrupted: str = ""  # why the sortie stopped short of its plan (low battery, failsafe...)
+    last_item: int = -1  # index into sortie.items of the last item known reached
+    offset: int = 0  # wire seq of sortie.items[0] (1 on ArduPilot, whose seq 0 is home)
+    captures: int = 0
+    started: datetime | None = None
+    ended: datetime | None = None
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+    def to(self, state: SortieState, reason: str = "", when: datetime | None = None) -> None:
+        self.state = state
+        if reason:
+            self.reason = reason
+        self.history.append((state.value, reason))
+        if state.finished:
+            self.ended = when
+
+    @property
+    def complete(self) -> bool:
+        """Every item flown: nothing of this sortie needs flying again."""
+        return self.state == SortieState.LANDED and not self.interrupted
+
+
+def wire_items(dl: DroneLink, sortie: Sortie) -> list[MissionItem]:
+    """The sortie's items as the autopilot stores them: ArduPilot gets its home slot at seq 0."""
+    if not dl.state.flavour.home_at_seq0:
+        return list(sortie.items)
+    home = dl.state.home
+    if home is None:
+        first = sortie.items[0]
+        home = (first.lat, first.lon, 0.0)
+    return [home_item(*home)] + list(sortie.items)
+
+
+async def upload_verified(dl: DroneLink, sortie: Sortie, settings: FleetSettings) -> list[MissionItem]:
+    """Upload, read back, compare; retry the whole transfer on mismatch or cancellation."""
+    items = wire_items(dl, sortie)
+    skip_home = dl.state.flavour.home_at_seq0
+    last_error: Exception | None = None
+    for _ in range(settings.upload_attempts):
+        try:
+            await mp.upload(dl.channel, items, settings.timing)
+            got = await mp.download(dl.channel, settings.timing)
+        except MavlinkError as exc:
+            if getattr(exc, "result", None) not in (mavlink.MAV_MISSION_OPERATION_CANCELLED, None):
+                raise  # the vehicle refused the mission itself: retrying cannot help
+            last_error = exc
+            continue
+        diff = differences(items, got, skip_first=skip_home)
+        if not diff:
+            return items
+        last_error = MissionMismatch("mission read back differs: " + "; ".join(diff[:3]))
+    assert last_error is not None
+    raise last_error
+
+
+async def launch(dl: DroneLink, clock, settings: FleetSettings) -> None:
+    """Wait for prearm, GUIDED (ArduPilot), arm (retrying while prearm fails), MISSION_START."""
+    state, ch = dl.state, dl.channel
+    deadline = clock.now() + settings.prearm_timeout_s
+    while not state.prearm_ok:
+        if clock.now() > deadline:
+            raise MavlinkError(f"prearm checks not passed after {settings.prearm_timeout_s:.0f} s: "
+                               f"{state.last_text('PreArm') or 'no PreArm message'}")
+        await clock.sleep(1.0)
+    if state.flavour.must_guided_before_arm:
+        await commands.set_mode(ch, state.flavour, "GUIDED")
+    while True:
+        try:
+            await commands.arm(ch, detail=lambda: state.last_text("PreArm") or state.last_text("Arm"))
+            break
+        except CommandFailed:
+            if clock.now() > deadline:
+                raise
+            await clock.sleep(2.0)
+    await commands.mission_start(ch)

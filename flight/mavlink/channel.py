@@ -1,0 +1,50 @@
+"""The conversation with one vehicle: send to its system id, await specific replies with timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable, Iterable
+
+from flight.mavlink.clock import Clock
+from flight.mavlink.links import Link
+
+Match = Callable[[object], bool]
+
+
+class Channel:
+    """Messages to one (system, component) over one link; waiters are woken by `feed`."""
+
+    def __init__(self, link: Link, system_id: int, component_id: int, clock: Clock) -> None:
+        self.link = link
+        self.system_id = system_id
+        self.component_id = component_id
+        self.clock = clock
+        self._waiters: list[tuple[frozenset[str], Match | None, asyncio.Future]] = []
+
+    @property
+    def mav(self):
+        return self.link.codec.mav
+
+    def send(self, msg) -> None:
+        self.link.send(msg, self.system_id)
+
+    def feed(self, msg) -> None:
+        kind = msg.get_type()
+        for entry in list(self._waiters):
+            kinds, match, fut = entry
+            if kind in kinds and not fut.done() and (match is None or match(msg)):
+                fut.set_result(msg)
+                self._waiters.remove(entry)
+
+    async def expect(self, kinds: Iterable[str], timeout_s: float, match: Match | None = None):
+        """Next message of one of `kinds` (passing `match`) within `timeout_s` clock seconds, else None."""
+        fut = asyncio.get_running_loop().create_future()
+        entry = (frozenset(kinds), match, fut)
+        self._waiters.append(entry)
+        try:
+            return await self.clock.wait_for(fut, timeout_s)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
