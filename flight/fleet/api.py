@@ -30,7 +30,8 @@ async def run_fleet(plan, docks: list[Dock], *, clock: Clock | None = None, sim:
     """Fly `plan`. With `sim`, every dock drone is replaced by a simulated vehicle on 127.0.0.1.
 
     `on_start(controller)` is called once links are open (e.g. to start a live display);
-    `status_port` serves the controller's snapshot as JSON on 127.0.0.1 for `patrol status`.
+    `status_port` serves the controller's snapshot as JSON on 127.0.0.1 for `patrol status`
+    (0 picks a free port; the URL is left in `controller.status_url`).
     """
     sorties = plan_sorties(plan)
     if sim is not None:
@@ -51,6 +52,7 @@ async def run_fleet(plan, docks: list[Dock], *, clock: Clock | None = None, sim:
         if status_port is not None:
             server = StatusServer(controller.snapshot, status_port)
             await server.start()
+            controller.status_url = f"http://127.0.0.1:{server.port}/status"
         if on_start is not None:
             on_start(controller)
         return await controller.fly(sorties)

@@ -52,6 +52,7 @@ class FleetController:
         self._capture_item: dict[str, tuple[int, float, float]] = {}  # run id → (last_item, lat, lon)
         self._changed = asyncio.Event()
         self._background: set[asyncio.Task] = set()
+        self.status_url: str | None = None
 
     # ---- public ----------------------------------------------------------------------------
     async def start(self) -> None:
