@@ -1,0 +1,63 @@
+"""Sortie strips → MAVLink mission items, and the SurveyLane records that map items to strips.
+
+Layout (ArduPilot and PX4 both accept it):
+  0  NAV_WAYPOINT  home placeholder at the dock (ArduPilot overwrites seq 0 with home)
+  1  NAV_TAKEOFF   to the survey altitude above the dock
+  per strip:  NAV_WAYPOINT start · DO_SET_CAM_TRIGG_DIST d (trigger once now) ·
+              NAV_WAYPOINT end (strips of more than one photo) · DO_SET_CAM_TRIGG_DIST 0
+  last NAV_RETURN_TO_LAUNCH
+The camera is off on connecting legs, so no photo is taken across a gap or a no-fly edge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pymavlink import mavutil
+
+from detector.geo import MetricFrame
+from flight.mission import MissionItem, SurveyLane
+from flight.planner.strips import Strip
+
+MAV = mavutil.mavlink
+END_OVERSHOOT_M = 0.5  # the end waypoint sits just past the last photo so its trigger fires
+
+
+def _waypoint(lat: float, lon: float, alt: float) -> MissionItem:
+    return MissionItem(MAV.MAV_CMD_NAV_WAYPOINT, MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, lat=lat, lon=lon, alt=alt)
+
+
+def _trigger(distance_m: float) -> MissionItem:
+    return MissionItem(MAV.MAV_CMD_DO_SET_CAM_TRIGG_DIST, MAV.MAV_FRAME_MISSION,
+                       param1=round(distance_m, 3), param3=1.0 if distance_m > 0 else 0.0)
+
+
+def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tuple[float, float],
+                  dock_alt_amsl: float, altitude_m: float) -> tuple[list[MissionItem], list[SurveyLane]]:
+    """Items and lane records for strips flown in the given order and direction."""
+    x0 = np.array([s.x0 for s in strips])
+    y0 = np.array([s.y0 for s in strips])
+    x1 = np.array([s.x1 for s in strips])
+    y1 = np.array([s.y1 for s in strips])
+    length = np.hypot(x1 - x0, y1 - y0)
+    ux = np.divide(x1 - x0, length, out=np.zeros_like(length), where=length > 0)
+    uy = np.divide(y1 - y0, length, out=np.zeros_like(length), where=length > 0)
+    lon0, lat0 = frame.inverse(x0, y0)
+    lon1, lat1 = frame.inverse(x1, y1)
+    lonw, latw = frame.inverse(x1 + ux * END_OVERSHOOT_M, y1 + uy * END_OVERSHOOT_M)
+    lon_d, lat_d = dock_lonlat
+    items = [
+        MissionItem(MAV.MAV_CMD_NAV_WAYPOINT, MAV.MAV_FRAME_GLOBAL, lat=lat_d, lon=lon_d, alt=dock_alt_amsl),
+        MissionItem(MAV.MAV_CMD_NAV_TAKEOFF, MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, lat=lat_d, lon=lon_d, alt=altitude_m),
+    ]
+    lanes: list[SurveyLane] = []
+    for i, s in enumerate(strips):
+        first = len(items)
+        items.append(_waypoint(float(lat0[i]), float(lon0[i]), altitude_m))
+        items.append(_trigger(s.spacing if s.photos > 1 else 1.0))
+        if s.photos > 1:
+            items.append(_waypoint(float(latw[i]), float(lonw[i]), altitude_m))
+        items.append(_trigger(0.0))
+        lanes.append(SurveyLane(first, len(items) - 1, (float(lon0[i]), float(lat0[i])),
+                                (float(lon1[i]), float(lat1[i])), s.photos, s.spacing))
+    items.append(MissionItem(MAV.MAV_CMD_NAV_RETURN_TO_LAUNCH, MAV.MAV_FRAME_MISSION))
+    return items, lanes

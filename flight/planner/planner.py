@@ -1,0 +1,210 @@
+"""plan_patrol: zones, no-fly airspace and docks → a Plan that photographs every zone once.
+
+Pipeline: check inputs → project to metres → balance the city between docks (power diagram,
+re-weighted from the sorties actually packed) → strips per dock share of each zone → sorties
+that fit one battery → schedule on the docks' drones → measure coverage and the lower bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from detector.geo import MetricFrame
+from flight.assets import Dock, NoFlyZone, PatrolZone
+from flight.mission import Sortie
+from flight.planner.cover import strips_for_area
+from flight.planner.errors import PlanningError
+from flight.planner.footprints import covered_share
+from flight.planner.items import mission_items
+from flight.planner.partition import DockSite, WorkArea, balance, grid_work, loads, power_cells
+from flight.planner.plan import DockInfo, DroneInfo, Plan, ZoneReport
+from flight.planner.schedule import assign, lower_bound_s, recharge_s
+from flight.planner.sorties import Flight, pack
+from flight.planner.survey import Survey, survey_for
+
+MIN_PIECE_M2 = 1.0
+SWEEP_SHARE = 0.8  # typical share of a sortie spent sweeping, for the partition's transit estimate
+
+
+@dataclass(frozen=True)
+class _Site:
+    """A dock with drones, in metres, and the drone whose limits its sorties respect."""
+
+    info: DockInfo
+    xy: tuple[float, float]
+    flyer: DroneInfo
+
+    def flight(self, altitude_m: float) -> Flight:
+        return Flight(self.flyer.spec, self.xy, altitude_m)
+
+    def reach_m(self, altitude_m: float) -> float:
+        f = self.flight(altitude_m)
+        return max(0.0, (f.spec.flight_budget_s - f.vertical_s) * f.speed / 2.0)
+
+
+def dock_info(dock: Dock) -> DockInfo:
+    return DockInfo(dock.id, dock.lon, dock.lat, dock.alt_amsl_m, dock.charge_time_min,
+                    tuple(DroneInfo(d.id, d.spec, d.camera) for d in dock.drones))
+
+
+def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[NoFlyZone] | tuple[NoFlyZone, ...],
+                docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 2) -> Plan:
+    """Plan one complete patrol of `zones` from `docks`, avoiding `no_fly`. Deterministic."""
+    if not zones:
+        raise PlanningError("plan", "zones", [], "nothing to plan", "at least one patrol zone")
+    infos = [dock_info(d) for d in docks]
+    if not any(d.drones for d in infos):
+        raise PlanningError("plan", "docks", [d.id for d in docks], "no dock has a drone", "docks with drones")
+    frame = MetricFrame.for_geometry(unary_union([z.area for z in zones]))
+    sites = []
+    for d in infos:
+        if d.drones:
+            x, y = frame.forward(d.lon, d.lat)
+            sites.append(_Site(d, (float(x), float(y)), d.flyer))
+    surveys = {(s.info.id, z.id): survey_for(z, s.flyer.camera, s.flyer.spec) for z in zones for s in sites}
+    no_fly_m = unary_union([frame.to_metric(n.area) for n in no_fly]) if no_fly else None
+    areas = [_coverage_area(frame.to_metric(z.area), no_fly_m) for z in zones]
+    for z, area in zip(zones, areas):
+        _check_reach(z, area, sites, frame)
+
+    ref = sites[0]
+    work = [WorkArea(a, 1.0 / (surveys[ref.info.id, z.id].spacing_m * ref.flyer.spec.cruise_speed_m_s))
+            for z, a in zip(zones, areas)]
+    bounds = unary_union(areas).bounds
+    centres, cell_work = grid_work(work, bounds)
+    top_alt = max(z.altitude_agl_m for z in zones)
+    dock_sites = [DockSite(s.xy, len(s.info.drones), s.reach_m(top_alt),
+                           2.0 / (s.flyer.spec.cruise_speed_m_s * SWEEP_SHARE * s.flyer.spec.flight_budget_s))
+                  for s in sites]
+    priority = {z.id: z.priority for z in zones}
+    scale = np.ones(len(sites))
+    weights = None
+    best: tuple[float, list[Sortie]] | None = None
+    for _ in range(max(1, rounds)):
+        weights = balance(centres, cell_work, dock_sites, scale, weights)
+        shares = _shares(power_cells(dock_sites, weights, bounds), areas, sites, zones)
+        sorties = [s for site, share in zip(sites, shares)
+                   for s in _dock_sorties(site, share, zones, surveys, frame, no_fly_m)]
+        makespan = assign(sorties, infos, priority)
+        if best is None or makespan < best[0]:
+            best = (makespan, sorties)
+        actual = _drone_time(sorties, sites)
+        estimate = loads(centres, cell_work, dock_sites, scale, weights)
+        scale = scale * np.where(estimate > 0, actual / np.maximum(estimate, 1e-9), 1.0)
+        scale = scale / scale.mean()
+    makespan, sorties = best
+    return _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres)
+
+
+def _coverage_area(zone_m: BaseGeometry, no_fly_m: BaseGeometry | None) -> BaseGeometry:
+    area = shapely.make_valid(zone_m)
+    return area.difference(no_fly_m) if no_fly_m is not None else area
+
+
+def _check_reach(zone: PatrolZone, area: BaseGeometry, sites: list[_Site], frame: MetricFrame) -> None:
+    """Every part of the zone must be within one battery's round trip of some dock."""
+    reach = unary_union([Point(s.xy).buffer(s.reach_m(zone.altitude_agl_m), 64) for s in sites])
+    outside = area.difference(reach)
+    if outside.area > MIN_PIECE_M2:
+        far = shapely.get_coordinates(outside)
+        d = np.min([np.hypot(far[:, 0] - s.xy[0], far[:, 1] - s.xy[1]) for s in sites], axis=0)
+        x, y = far[int(np.argmax(d))]
+        lon, lat = frame.inverse(x, y)
+        best = max(s.reach_m(zone.altitude_agl_m) for s in sites)
+        raise PlanningError(f"patrol zone {zone.id!r}", "area", f"{outside.area / 1e6:.2f} km² unreachable",
+                            f"no dock in range: the point ({lon:.5f}, {lat:.5f}) is {d.max() / 1000:.1f} km from the "
+                            f"nearest dock, but a sortie reaches at most {best / 1000:.1f} km out and back",
+                            "a dock within one battery's round trip of every part of the zone")
+
+
+def _shares(cells: list[BaseGeometry], areas: list[BaseGeometry], sites: list[_Site],
+            zones) -> list[list[BaseGeometry]]:
+    """Each dock's piece of each zone; pieces outside every cell go to the nearest dock in reach."""
+    shares = [[cell.intersection(a) for a in areas] for cell in cells]
+    claimed = unary_union(cells)
+    for zi, (zone, area) in enumerate(zip(zones, areas)):
+        rest = area.difference(claimed)
+        if rest.area <= MIN_PIECE_M2:
+            continue
+        for part in shapely.get_parts(rest):
+            c = part.centroid
+            for di in np.argsort([np.hypot(c.x - s.xy[0], c.y - s.xy[1]) for s in sites]):
+                disk = Point(sites[di].xy).buffer(sites[di].reach_m(zone.altitude_agl_m), 64)
+                got = part.intersection(disk)
+                if got.area > MIN_PIECE_M2:
+                    shares[di][zi] = shares[di][zi].union(got)
+                    part = part.difference(disk)
+                if part.area <= MIN_PIECE_M2:
+                    break
+    return shares
+
+
+def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[tuple[str, str], Survey],
+                  frame: MetricFrame, no_fly_m: BaseGeometry | None) -> list[Sortie]:
+    out: list[Sortie] = []
+    for zone, piece in zip(zones, share):
+        if piece.is_empty or piece.area <= MIN_PIECE_M2:
+            continue
+        survey = surveys[site.info.id, zone.id]
+        flight = site.flight(zone.altitude_agl_m)
+        strips = strips_for_area(piece, site.xy, survey, flight.speed, flight.spec.turn_time_s, no_fly_m)
+        for k, packed in enumerate(pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")):
+            out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
+                                   packed.duration_s, packed.sweep_s, survey, frame))
+    return out
+
+
+def make_sortie(sortie_id: str, dock: DockInfo, zone_id: str, strips, duration_s: float, sweep_s: float,
+                survey: Survey, frame: MetricFrame) -> Sortie:
+    items, lanes = mission_items(strips, frame, (dock.lon, dock.lat), dock.alt_amsl_m, survey.altitude_m)
+    return Sortie(
+        id=sortie_id, dock_id=dock.id, zone_id=zone_id, items=items, duration_s=round(duration_s, 3),
+        photo_count=sum(s.photos for s in strips), trigger_distance_m=round(survey.trigger_m, 3),
+        altitude_agl_m=survey.altitude_m, footprint_m=(survey.footprint_across_m, survey.footprint_along_m),
+        sweep_s=round(sweep_s, 3), lanes=lanes,
+        meta={"gsd_cm": round(survey.gsd_m * 100, 2), "strip_spacing_m": round(survey.spacing_m, 2)},
+    )
+
+
+def _drone_time(sorties: list[Sortie], sites: list[_Site]) -> np.ndarray:
+    """Flight plus recharge seconds per drone at each dock."""
+    index = {s.info.id: i for i, s in enumerate(sites)}
+    total = np.zeros(len(sites))
+    for s in sorties:
+        site = sites[index[s.dock_id]]
+        total[index[s.dock_id]] += s.duration_s + recharge_s(s.duration_s, site.info, site.flyer)
+    return total / np.array([len(s.info.drones) for s in sites])
+
+
+def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres) -> Plan:
+    sweep = sum(s.sweep_s for s in sorties)
+    round_trip = 0.0
+    for z, a in zip(zones, areas):
+        pts = np.vstack([shapely.get_coordinates(a), centres[shapely.contains_xy(a, centres[:, 0], centres[:, 1])]])
+        nearest = np.min([np.hypot(pts[:, 0] - s.xy[0], pts[:, 1] - s.xy[1]) / s.flyer.spec.cruise_speed_m_s * 2.0
+                          + s.flight(z.altitude_agl_m).vertical_s for s in sites], axis=0)
+        round_trip = max(round_trip, float(nearest.max()))
+    site_of = {s.info.id: s for s in sites}
+    reports = []
+    for z, a in zip(zones, areas):
+        mine = [s for s in sorties if s.zone_id == z.id]
+        flight_s = sum(s.duration_s for s in mine)
+        busy = sum(s.duration_s + recharge_s(s.duration_s, site_of[s.dock_id].info, site_of[s.dock_id].flyer)
+                   for s in mine)
+        reports.append(ZoneReport(
+            id=z.id, name=z.name, priority=z.priority, area_km2=round(a.area / 1e6, 4),
+            coverage=round(covered_share(a, mine, frame), 6), sortie_count=len(mine),
+            photo_count=sum(s.photo_count for s in mine), flight_s=round(flight_s, 1),
+            done_s=round(max((s.start_s + s.duration_s for s in mine), default=0.0), 1),
+            revisit_period_h=z.revisit_period_h, revisit_drones=round(busy / (z.revisit_period_h * 3600.0), 2),
+            revisit_ok=makespan <= z.revisit_period_h * 3600.0,
+        ))
+    return Plan(name=name, epsg=frame.epsg, docks=infos, sorties=sorties, zones=reports,
+                makespan_s=round(makespan, 1), lower_bound_s=round(lower_bound_s(sweep, infos, round_trip), 1),
+                sweep_s=round(sweep, 1), farthest_round_trip_s=round(round_trip, 1))

@@ -1,0 +1,141 @@
+"""Re-plan from a partial state: fly only what is left, on the drones that are left.
+
+Called by the fleet controller when a drone returns early (low battery) or fails. Strips a
+stopped sortie has photographed completely are not flown again; its unflown strips become
+new sorties from the same dock (or, when no drone is left there, from the nearest dock that
+has one), and every sortie not yet flown is rescheduled on the remaining drones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+
+from detector.geo import MetricFrame
+from flight.mission import Sortie
+from flight.planner.errors import PlanningError
+from flight.planner.plan import DockInfo, Plan
+from flight.planner.planner import make_sortie
+from flight.planner.schedule import assign, lower_bound_s, recharge_s
+from flight.planner.sorties import Flight, pack
+from flight.planner.strips import Strip
+from flight.planner.survey import Survey
+
+
+def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str], now_s: float,
+           still_flying: Iterable[str] = ()) -> Plan:
+    """A new Plan (revision + 1) holding only the work that remains at `now_s`.
+
+    progress: sortie id → index of the last mission item the drone reached, for every sortie
+      that has started. A sortie whose last item (RTL) was reached is done; any other sortie
+      in `progress` has stopped there, and its strips with `end_item > index` are re-planned.
+    failed_drones: drones that will not fly again.
+    still_flying: ids of sorties in the air that will finish as planned; they stay as they
+      are and their drones are busy until they land and recharge.
+    Times stay on the original plan's clock (seconds from its start).
+    """
+    failed, flying = set(failed_drones), set(still_flying)
+    frame = MetricFrame(plan.epsg)
+    dock_of = plan.drone_dock()
+    unknown = (set(progress) | flying) - {s.id for s in plan.sorties}
+    if unknown:
+        raise PlanningError(f"plan {plan.name!r}", "progress", sorted(unknown)[:5], "unknown sortie ids",
+                            "ids of sorties in this plan")
+    alive = {d for d in dock_of if d not in failed}
+    if not alive:
+        raise PlanningError(f"plan {plan.name!r}", "failed_drones", sorted(failed), "no drone is left to fly",
+                            "at least one working drone")
+    staffed = {dock_of[d] for d in alive}
+    ready = {d: float(now_s) for d in alive}
+    kept: list[Sortie] = []
+    leftovers: list[tuple[Sortie, list]] = []
+    for s in plan.sorties:
+        last = len(s.items) - 1
+        if s.id in flying and s.drone_id in alive:
+            end = (s.start_s or now_s) + s.duration_s
+            ready[s.drone_id] = max(ready[s.drone_id], end + recharge_s(s.duration_s, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
+            kept.append(s)
+            continue
+        if s.id in progress:
+            if progress[s.id] >= last:
+                continue
+            if s.drone_id in alive:
+                flown = min(max(0.0, now_s - (s.start_s or now_s)), s.duration_s)
+                ready[s.drone_id] = max(ready[s.drone_id],
+                                        now_s + recharge_s(flown, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
+            leftovers.append((s, s.unflown_lanes(progress[s.id])))
+        elif s.dock_id in staffed:
+            kept.append(replace(s, drone_id=None, start_s=None))
+        else:
+            leftovers.append((s, s.lanes))
+    fresh = _rehome(leftovers, kept, plan, staffed, ready, frame)
+    todo = [s for s in kept if s.id not in flying] + fresh
+    priority = {z.id: z.priority for z in plan.zones}
+    makespan = max(assign(todo, plan.docks, priority, ready), *(s.start_s + s.duration_s for s in kept if s.id in flying),
+                   float(now_s))
+    sweep = sum(s.sweep_s for s in todo)
+    done = {}
+    for s in kept + fresh:
+        done[s.zone_id] = max(done.get(s.zone_id, 0.0), s.start_s + s.duration_s)
+    zones = [replace(z, done_s=round(done.get(z.id, min(z.done_s, now_s)), 1)) for z in plan.zones]
+    bound = now_s + lower_bound_s(sweep, plan.docks, plan.farthest_round_trip_s, alive)
+    return replace(plan, sorties=kept + fresh, zones=zones, makespan_s=round(makespan, 1),
+                   lower_bound_s=round(bound, 1), sweep_s=round(sweep, 1), revision=plan.revision + 1,
+                   notes=plan.notes + [f"revision {plan.revision + 1} at t={now_s:.0f} s: "
+                                       f"{len(fresh)} new sorties, failed drones {sorted(failed) or 'none'}"])
+
+
+def _drone(plan: Plan, drone_id: str):
+    return next(r for d in plan.docks for r in d.drones if r.id == drone_id)
+
+
+def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan, staffed: set[str],
+            ready: dict[str, float], frame: MetricFrame) -> list[Sortie]:
+    """New sorties for unflown strips: own dock if it has drones left, else the least loaded dock in reach."""
+    dock_of = plan.drone_dock()
+    load = {d.id: 0.0 for d in plan.docks if d.id in staffed}
+    for drone, t in ready.items():
+        load[dock_of[drone]] += t
+    for s in kept:
+        load[s.dock_id] += s.duration_s + recharge_s(s.duration_s, plan.dock(s.dock_id), plan.dock(s.dock_id).flyer)
+    drones = {d.id: sum(1 for r in d.drones if r.id in ready) for d in plan.docks if d.id in staffed}
+    fresh: list[Sortie] = []
+    for s, lanes in leftovers:
+        if not lanes:
+            continue
+        strips = []
+        for lane in lanes:
+            x0, y0 = frame.forward(*lane.start)
+            x1, y1 = frame.forward(*lane.end)
+            strips.append(Strip(float(x0), float(y0), float(x1), float(y1), lane.photos, lane.spacing_m, 0))
+        survey = Survey(s.altitude_agl_m, s.footprint_m[0], s.footprint_m[1], s.meta.get("gsd_cm", 0.0) / 100.0,
+                        s.meta.get("strip_spacing_m", 0.0), s.trigger_distance_m)
+        if s.dock_id in staffed:
+            order = [plan.dock(s.dock_id)]
+        else:
+            order = sorted((plan.dock(d) for d in staffed), key=lambda d: (load[d.id] / drones[d.id], d.id))
+        error: PlanningError | None = None
+        for dock in order:
+            try:
+                new = _packed(s, strips, dock, survey, frame, plan.revision + 1)
+            except PlanningError as err:
+                error = err
+                continue
+            load[dock.id] += sum(n.duration_s + recharge_s(n.duration_s, dock, dock.flyer) for n in new)
+            fresh.extend(new)
+            break
+        else:
+            raise error or PlanningError(f"sortie {s.id!r}", "dock_id", s.dock_id, "no dock with drones left")
+    return fresh
+
+
+def _packed(s: Sortie, strips: list[Strip], dock: DockInfo, survey: Survey, frame: MetricFrame,
+            revision: int) -> list[Sortie]:
+    x, y = frame.forward(dock.lon, dock.lat)
+    flight = Flight(dock.flyer.spec, (float(x), float(y)), s.altitude_agl_m)
+    out = []
+    for k, p in enumerate(pack(strips, flight, f"remainder of sortie {s.id!r} from dock {dock.id!r}")):
+        new = make_sortie(f"{s.id}~r{revision}.{k}", dock, s.zone_id, p.strips, p.duration_s, p.sweep_s, survey, frame)
+        new.meta["replaces"] = s.id
+        out.append(new)
+    return out

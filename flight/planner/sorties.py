@@ -1,0 +1,139 @@
+"""Strips → sorties: each one battery from a dock and back, packed for the most photos per second.
+
+A sortie's time is climb + transit out + strips + turns and connecting legs + transit back +
+descent; it must fit `DroneSpec.flight_budget_s` (usable time less reserve, less wind margin).
+Strips are taken in cell order; a sortie stops at whichever feasible length photographs most
+per second of flight, so sorties end next to the dock instead of at the far end of a strip.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from flight.assets import DroneSpec
+from flight.planner.errors import PlanningError
+from flight.planner.strips import Strip
+
+SPLIT_SHARE = 0.45  # a strip longer than this share of one battery's reach is cut into chunks
+
+
+@dataclass(frozen=True)
+class Flight:
+    """What a sortie's timing needs: the drone's envelope, the dock and the survey altitude."""
+
+    spec: DroneSpec
+    dock_xy: tuple[float, float]
+    altitude_m: float
+
+    @property
+    def speed(self) -> float:
+        return self.spec.cruise_speed_m_s
+
+    @property
+    def vertical_s(self) -> float:
+        return self.altitude_m / self.spec.climb_rate_m_s + self.altitude_m / self.spec.descent_rate_m_s
+
+    def to_dock_s(self, x: float, y: float) -> float:
+        return math.hypot(x - self.dock_xy[0], y - self.dock_xy[1]) / self.speed
+
+
+@dataclass(frozen=True)
+class Packed:
+    """One sortie's strips in flying order, with its timing."""
+
+    strips: tuple[Strip, ...]
+    duration_s: float
+    sweep_s: float
+
+
+def sortie_time(strips: list[Strip], flight: Flight) -> tuple[float, float]:
+    """(duration, sweep) seconds of flying `strips` in order from the dock and back."""
+    v, turn = flight.speed, flight.spec.turn_time_s
+    t = flight.vertical_s + flight.to_dock_s(strips[0].x0, strips[0].y0)
+    sweep = 0.0
+    for i, s in enumerate(strips):
+        if i:
+            p = strips[i - 1]
+            t += math.hypot(s.x0 - p.x1, s.y0 - p.y1) / v + turn
+        sweep += s.length / v
+        t += s.length / v
+    return t + flight.to_dock_s(strips[-1].x1, strips[-1].y1), sweep
+
+
+def chunked(strips: list[Strip], flight: Flight) -> list[Strip]:
+    """Cut strips too long for one battery into chunks, ordered nearest-dock chunk first per cell."""
+    limit = SPLIT_SHARE * flight.speed * (flight.spec.flight_budget_s - flight.vertical_s)
+    keyed = []
+    for order, s in enumerate(strips):
+        if s.length <= limit or s.photos < 2:
+            keyed.append(((s.cell, 0, order), s))
+            continue
+        if flight.to_dock_s(s.x1, s.y1) < flight.to_dock_s(s.x0, s.y0):
+            s = s.reversed()
+        pieces = math.ceil(s.length / limit)
+        per = math.ceil(s.photos / pieces)
+        for j, first in enumerate(range(0, s.photos, per)):
+            keyed.append(((s.cell, j, order), _sub_strip(s, first, min(per, s.photos - first))))
+    keyed.sort(key=lambda kv: kv[0])
+    return [s for _, s in keyed]
+
+
+def _sub_strip(s: Strip, first: int, count: int) -> Strip:
+    """Photos first .. first+count-1 of a strip, as a strip of their own."""
+    n = max(s.photos - 1, 1)
+    ux, uy = (s.x1 - s.x0) / n, (s.y1 - s.y0) / n
+    last = first + count - 1
+    return Strip(s.x0 + ux * first, s.y0 + uy * first, s.x0 + ux * last, s.y0 + uy * last, count, s.spacing, s.cell)
+
+
+def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
+    """Greedy packing of ordered strips into sorties that fit the flight budget."""
+    budget, v, turn = flight.spec.flight_budget_s, flight.speed, flight.spec.turn_time_s
+    todo = chunked(strips, flight)
+    out: list[Packed] = []
+    i = 0
+    while i < len(todo):
+        t, sweep, photos = flight.vertical_s, 0.0, 0
+        pos = flight.dock_xy
+        flown: list[Strip] = []
+        best, best_eff = 0, -1.0
+        for s in todo[i:]:
+            if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
+                s = s.reversed()
+            t_next = t + math.hypot(s.x0 - pos[0], s.y0 - pos[1]) / v + (turn if flown else 0.0) + s.length / v
+            total = t_next + flight.to_dock_s(s.x1, s.y1)
+            if total > budget:
+                break
+            t, sweep, pos, photos = t_next, sweep + s.length / v, (s.x1, s.y1), photos + s.photos
+            flown.append(s)
+            eff = photos / total
+            if eff >= best_eff:
+                best, best_eff = len(flown), eff
+        if best == 0:
+            todo[i:i + 1] = _split_to_fit(todo[i], flight, where)
+            continue
+        chosen = flown[:best]
+        duration, sw = sortie_time(chosen, flight)
+        out.append(Packed(tuple(chosen), duration, sw))
+        i += best
+    return out
+
+
+def _split_to_fit(s: Strip, flight: Flight, where: str) -> list[Strip]:
+    """The longest head of a strip that one sortie can fly, and the rest."""
+    if flight.to_dock_s(s.x1, s.y1) < flight.to_dock_s(s.x0, s.y0):
+        s = s.reversed()
+    lo, hi = 0, s.photos - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sortie_time([_sub_strip(s, 0, mid)], flight)[0] <= flight.spec.flight_budget_s:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo == 0:
+        raise PlanningError(where, "position", (round(s.x0), round(s.y0)),
+                            f"a strip starts {flight.to_dock_s(s.x0, s.y0) * flight.speed / 1000:.1f} km from its dock, "
+                            f"beyond one battery's round trip ({flight.spec.flight_budget_s:.0f} s budget)",
+                            "a dock within reach of every part of the zone")
+    return [_sub_strip(s, 0, lo), _sub_strip(s, lo, s.photos - lo)]

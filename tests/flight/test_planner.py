@@ -1,0 +1,251 @@
+"""flight.planner on test shapes: coverage measured from photo footprints, valid MAVLink, budgets,
+clear errors, exports, determinism and re-planning from a partial state."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import shapely
+from pymavlink import mavutil
+from shapely.geometry import LineString, Polygon, box
+
+from detector.camera import CameraModel
+from detector.geo import MetricFrame
+from flight.assets import Dock, Drone, DroneSpec, NoFlyZone, PatrolZone
+from flight.planner import Plan, PlanningError, plan_patrol, replan, survey_for
+from flight.planner.exports import geojson, qgc_plan, wpl, write_exports
+from flight.planner.footprints import footprint_polygons
+
+MAV = mavutil.mavlink
+LON0, LAT0 = 118.87, 28.95
+FRAME = MetricFrame.around(LON0, LAT0)
+X0, Y0 = (float(v) for v in FRAME.forward(LON0, LAT0))
+CAMERA = CameraModel(17.3, 13.0, 12.29, 5280, 3956)
+SPEC = DroneSpec(cruise_speed_m_s=12.0, climb_rate_m_s=6.0, descent_rate_m_s=5.0, usable_flight_time_min=38.0,
+                 reserve_min=5.0, wind_margin=0.1, turn_time_s=6.0)
+
+
+def lonlat(metric_geom):
+    """A shape drawn in metres around (LON0, LAT0) → lon/lat."""
+    return FRAME.to_lonlat(shapely.affinity.translate(metric_geom, X0, Y0))
+
+
+def zone(metric_geom, zid="z", altitude=100.0, front=0.3, side=0.3, priority=1) -> PatrolZone:
+    return PatrolZone(zid, zid, lonlat(metric_geom), altitude, front, side, priority)
+
+
+def docks_at(*points_km, drones_each=1) -> list[Dock]:
+    out = []
+    for i, (xk, yk) in enumerate(points_km):
+        lon, lat = FRAME.inverse(X0 + xk * 1000, Y0 + yk * 1000)
+        drones = tuple(Drone(f"uav-{i}-{j}", SPEC, CAMERA) for j in range(drones_each))
+        out.append(Dock(f"dock-{i}", float(lon), float(lat), 50.0, 32.0, drones))
+    return out
+
+
+def coverage(plan: Plan, zones, no_fly=()) -> dict[str, float]:
+    """Union of every planned photo footprint ∩ zone (less no-fly) / that area, per zone."""
+    frame = MetricFrame(plan.epsg)
+    banned = shapely.union_all([frame.to_metric(n.area) for n in no_fly]) if no_fly else None
+    out = {}
+    for z in zones:
+        area = frame.to_metric(z.area)
+        if banned is not None:
+            area = area.difference(banned)
+        rects = np.concatenate([footprint_polygons(s, frame) for s in plan.sorties if s.zone_id == z.id])
+        out[z.id] = shapely.union_all(rects).intersection(area).area / area.area
+    return out
+
+
+def lane_lines(plan: Plan, frame: MetricFrame):
+    return [LineString([frame.forward(*lane.start), frame.forward(*lane.end)])
+            for s in plan.sorties for lane in s.lanes if lane.start != lane.end]
+
+
+L_SHAPE = Polygon([(-3000, -3000), (3000, -3000), (3000, -1000), (-1000, -1000), (-1000, 3000), (-3000, 3000)])
+U_SHAPE = Polygon([(-3000, -2500), (3000, -2500), (3000, 2500), (1500, 2500), (1500, -1000), (-1500, -1000),
+                   (-1500, 2500), (-3000, 2500)])
+HOLED = box(-3000, -3000, 3000, 3000).difference(box(-1000, -800, 1200, 1000))
+
+
+@pytest.fixture(scope="module")
+def u_plan():
+    z = zone(U_SHAPE, "u-shape")
+    return z, plan_patrol([z], [], docks_at((0, -1.8), (0, -1.7)))
+
+
+def test_survey_geometry_follows_the_camera_datasheet():
+    z = zone(box(0, 0, 100, 100), altitude=100.0, front=0.3, side=0.2)
+    s = survey_for(z, CAMERA, SPEC)
+    across = 100.0 * 17.3 / 12.29  # ground width = altitude × sensor width / focal length
+    along = 100.0 * 13.0 / 12.29
+    assert s.footprint_across_m == pytest.approx(across)
+    assert s.spacing_m == pytest.approx(across * 0.8)
+    assert s.trigger_m == pytest.approx(along * 0.7)
+    assert s.gsd_m == pytest.approx(100.0 * 17.3 / 12.29 / 5280)
+
+
+@pytest.mark.parametrize("name, shape, docks", [
+    ("l-shape", L_SHAPE, [(-2, -2)]),
+    ("holed", HOLED, [(-2, 0), (2, 0)]),
+])
+def test_concave_and_holed_zones_are_covered(name, shape, docks):
+    z = zone(shape, name)
+    plan = plan_patrol([z], [], docks_at(*docks))
+    assert coverage(plan, [z])[name] >= 0.995
+    # strips stay over the zone: none photographs across the notch or the hole
+    frame = MetricFrame(plan.epsg)
+    area = frame.to_metric(z.area)
+    half_photo = plan.sorties[0].footprint_m[1] / 2
+    for line in lane_lines(plan, frame):
+        assert line.difference(area.buffer(half_photo)).length < 1.0
+
+
+def test_u_shape_is_covered_without_sweeping_across_its_gap(u_plan):
+    z, plan = u_plan
+    assert coverage(plan, [z])["u-shape"] >= 0.995
+    frame = MetricFrame(plan.epsg)
+    gap = frame.to_metric(lonlat(box(-1400, -900, 1400, 2500)))
+    assert all(not line.intersects(gap) for line in lane_lines(plan, frame))
+
+
+def test_no_fly_strip_is_cut_out_and_never_entered():
+    z = zone(box(-3000, -2000, 3000, 2000), "cut")
+    strip = NoFlyZone("nf", "strip", lonlat(box(-300, -2500, 300, 2500)))
+    plan = plan_patrol([z], [strip], docks_at((-2, 0), (2, 0)))
+    assert coverage(plan, [z], [strip])["cut"] >= 0.995
+    frame = MetricFrame(plan.epsg)
+    banned = frame.to_metric(strip.area)
+    assert all(not line.intersects(banned) for line in lane_lines(plan, frame))
+
+
+def test_forty_km_wide_zone_with_a_dock_row_is_covered():
+    z = zone(box(-20000, -1500, 20000, 1500), "wide", altitude=120.0, front=0.2, side=0.2)
+    plan = plan_patrol([z], [], docks_at(*[(x, 0) for x in range(-16, 17, 8)]))
+    assert coverage(plan, [z])["wide"] >= 0.995
+    assert plan.zones[0].coverage >= 0.995
+
+
+def test_every_item_is_valid_mavlink_and_every_sortie_fits_its_budget(u_plan):
+    _, plan = u_plan
+    commands = set(MAV.enums["MAV_CMD"]) - {MAV.MAV_CMD_ENUM_END}
+    frames = set(MAV.enums["MAV_FRAME"]) - {MAV.MAV_FRAME_ENUM_END}
+    frame = MetricFrame(plan.epsg)
+    for s in plan.sorties:
+        items = s.items
+        assert items[0].command == MAV.MAV_CMD_NAV_WAYPOINT and items[0].frame == MAV.MAV_FRAME_GLOBAL
+        assert items[1].command == MAV.MAV_CMD_NAV_TAKEOFF and items[1].alt == s.altitude_agl_m
+        assert items[-1].command == MAV.MAV_CMD_NAV_RETURN_TO_LAUNCH
+        triggers = [i for i in items if i.command == MAV.MAV_CMD_DO_SET_CAM_TRIGG_DIST]
+        assert triggers[0].param1 > 0 and triggers[-1].param1 == 0
+        for it in items:
+            assert it.command in commands and it.frame in frames
+            assert -90 <= it.lat <= 90 and -180 <= it.lon <= 180
+            if it.command == MAV.MAV_CMD_NAV_WAYPOINT and it is not items[0]:
+                assert it.frame == MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT and 0 < it.alt <= 120
+        # the budget, recomputed from the waypoints themselves
+        dock = plan.dock(s.dock_id)
+        pts = [frame.forward(dock.lon, dock.lat)] + [frame.forward(i.lon, i.lat) for i in items[2:]
+                                                     if i.command == MAV.MAV_CMD_NAV_WAYPOINT] + [frame.forward(dock.lon, dock.lat)]
+        path = sum(math.dist(a, b) for a, b in zip(pts, pts[1:]))
+        t = path / SPEC.cruise_speed_m_s + s.altitude_agl_m / SPEC.climb_rate_m_s + s.altitude_agl_m / SPEC.descent_rate_m_s
+        t += SPEC.turn_time_s * (len(s.lanes) - 1)
+        assert t <= SPEC.flight_budget_s + 1.0
+        assert s.duration_s <= SPEC.flight_budget_s
+        assert s.trigger_distance_m == pytest.approx(100.0 * 13.0 / 12.29 * 0.7)
+
+
+def test_schedule_respects_charging_priority_and_the_lower_bound():
+    zs = [zone(box(-2500, -2500, 0, 2500), "first", priority=1), zone(box(0, -2500, 2500, 2500), "later", priority=2)]
+    plan = plan_patrol(zs, [], docks_at((0, 0), drones_each=2))
+    assert plan.lower_bound_s <= plan.makespan_s
+    dock = plan.docks[0]
+    for drone in dock.drones:
+        mine = plan.sorties_of(drone.id)
+        for a, b in zip(mine, mine[1:]):
+            charge = dock.charge_time_min * 60 * a.duration_s / drone.spec.flight_budget_s
+            assert b.start_s >= a.start_s + a.duration_s + charge - 1e-6
+    first = [s.start_s for s in plan.sorties if s.zone_id == "first"]
+    later = [s.start_s for s in plan.sorties if s.zone_id == "later"]
+    assert max(first) <= min(later)
+    assert plan.makespan_s == pytest.approx(max(s.start_s + s.duration_s for s in plan.sorties), abs=0.1)
+
+
+def test_zone_out_of_reach_is_refused_by_name():
+    z = zone(box(30000, 0, 32000, 2000), "far-away")
+    with pytest.raises(PlanningError, match="far-away.*no dock in range"):
+        plan_patrol([z], [], docks_at((0, 0)))
+
+
+@pytest.mark.parametrize("field, kwargs", [
+    ("altitude_agl_m", {"altitude": 150.0}),
+    ("side_overlap", {"side": 0.0}),
+    ("front_overlap", {"front": -0.1}),
+])
+def test_bad_zone_settings_are_refused_by_field(field, kwargs):
+    z = zone(box(0, 0, 1000, 1000), "bad-zone", **kwargs)
+    with pytest.raises(PlanningError, match=f"bad-zone.*{field}"):
+        plan_patrol([z], [], docks_at((0, 0)))
+
+
+def test_plan_json_round_trip_and_exports(u_plan, tmp_path):
+    z, plan = u_plan
+    no_fly = [NoFlyZone("nf", "tower", lonlat(box(5000, 5000, 5500, 5500)))]
+    files = write_exports(plan, tmp_path, [z], no_fly)
+    assert Plan.load(tmp_path) == plan
+    s = plan.sorties[0]
+    doc = json.loads((tmp_path / "qgc" / f"{s.id}.plan").read_text())
+    assert doc["fileType"] == "Plan" and len(doc["mission"]["items"]) == len(s.items) - 1
+    assert [i["command"] for i in doc["mission"]["items"]] == [i.command for i in s.items[1:]]
+    assert doc["geoFence"]["polygons"][0]["inclusion"] is False
+    lines = (tmp_path / "wpl" / f"{s.id}.waypoints").read_text().splitlines()
+    assert lines[0] == "QGC WPL 110" and len(lines) == len(s.items) + 1
+    assert lines[1].split("\t")[:4] == ["0", "1", str(MAV.MAV_FRAME_GLOBAL), str(MAV.MAV_CMD_NAV_WAYPOINT)]
+    gj = json.loads((tmp_path / "plan.geojson").read_text())
+    kinds = [f["properties"]["kind"] for f in gj["features"]]
+    assert kinds.count("zone") == 1 and kinds.count("sortie") == len(plan.sorties)
+    assert kinds.count("footprint") == sum(x.photo_count for x in plan.sorties)
+    assert len(files) == 2 * len(plan.sorties) + 2
+
+
+def test_same_input_gives_the_same_plan_bytes(u_plan):
+    z, plan = u_plan
+    again = plan_patrol([z], [], docks_at((0, -1.8), (0, -1.7)))
+    assert json.dumps(again.to_dict()) == json.dumps(plan.to_dict())
+    assert wpl(again.sorties[3]) == wpl(plan.sorties[3])
+    assert qgc_plan(again, again.sorties[3]) == qgc_plan(plan, plan.sorties[3])
+    assert json.dumps(geojson(again, [z])) == json.dumps(geojson(plan, [z]))
+
+
+def test_replan_flies_only_the_unflown_strips_on_the_drones_left(u_plan):
+    z, plan = u_plan
+    stopped = plan.sorties_of("uav-0-0")[1]
+    k = stopped.lanes[2].end_item  # the drone photographed three strips, then went down
+    flown_before = [s for s in plan.sorties if s.start_s < stopped.start_s]
+    progress = {s.id: len(s.items) - 1 for s in flown_before} | {stopped.id: k}
+    now = stopped.start_s + 600.0
+    new = replan(plan, progress, {"uav-0-0"}, now)
+    assert new.revision == 1
+    assert all(s.drone_id == "uav-1-0" for s in new.sorties)
+    assert all(s.start_s >= now for s in new.sorties)
+    assert not any(s.id in progress for s in new.sorties)
+    remainder = [s for s in new.sorties if s.meta.get("replaces") == stopped.id]
+    assert sum(s.photo_count for s in remainder) == sum(l.photos for l in stopped.lanes[3:])
+    frame = MetricFrame(plan.epsg)
+    redo = {(round(l.start[0], 6), round(l.start[1], 6)) for s in remainder for l in s.lanes}
+    done = {(round(l.start[0], 6), round(l.start[1], 6)) for l in stopped.lanes[:3]}
+    assert not redo & done
+    # what was flown plus what is left still covers the zone
+    flown = [s for s in flown_before] + [_cut(stopped, 3)]
+    both = Plan(plan.name, plan.epsg, plan.docks, flown + new.sorties, plan.zones, 0, 0, 0, 0)
+    assert coverage(both, [z])["u-shape"] >= 0.995
+    assert new.makespan_s >= new.lower_bound_s
+
+
+def _cut(s, n):
+    from dataclasses import replace
+
+    return replace(s, lanes=s.lanes[:n])
