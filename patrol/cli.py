@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.command("serve")(__import__("patrol.commands.serve_cmd", fromlist=["serve"]).serve)
+app.command("plan")(__import__("patrol.commands.plan_cmd", fromlist=["plan"]).plan)
 
 if __name__ == "__main__":
     app()
