@@ -10,11 +10,13 @@ from __future__ import annotations
 from flight.assets import Dock
 from flight.fleet.controller import CaptureSink, FleetController
 from flight.fleet.recovery import Replanner, remainder_sortie
+from flight.fleet.replanning import PlanReplanner
 from flight.fleet.result import FleetResult
 from flight.fleet.sortie import FleetSettings
 from flight.fleet.status_server import StatusServer
 from flight.mavlink.clock import Clock, ScaledClock
 from flight.mission import Sortie
+from flight.planner import Plan
 from flight.sim.swarm import SimSetup, sim_drones, start_swarm, stop_swarm
 
 
@@ -25,10 +27,12 @@ def plan_sorties(plan) -> list[Sortie]:
 
 async def run_fleet(plan, docks: list[Dock], *, clock: Clock | None = None, sim: SimSetup | None = None,
                     on_capture: CaptureSink | None = None, settings: FleetSettings | None = None,
-                    replanner: Replanner = remainder_sortie, status_port: int | None = None,
+                    replanner: Replanner | None = None, status_port: int | None = None,
                     on_start=None) -> FleetResult:
     """Fly `plan`. With `sim`, every dock drone is replaced by a simulated vehicle on 127.0.0.1.
 
+    `docks` are flight.assets.Dock (real endpoints) or the plan's DockInfo (simulation only).
+    Re-planning goes through flight.planner.replan when `plan` is a Plan, else the plain remainder.
     `on_start(controller)` is called once links are open (e.g. to start a live display);
     `status_port` serves the controller's snapshot as JSON on 127.0.0.1 for `patrol status`
     (0 picks a free port; the URL is left in `controller.status_url`).
@@ -41,7 +45,12 @@ async def run_fleet(plan, docks: list[Dock], *, clock: Clock | None = None, sim:
     else:
         drones = [drone for dock in docks for drone in dock.drones]
         clock = clock or ScaledClock(1.0)
-    controller = FleetController(drones, clock, settings, on_capture, replanner)
+    failed: set[str] = set()
+    if replanner is None:
+        replanner = PlanReplanner(plan, clock, failed) if isinstance(plan, Plan) else remainder_sortie
+    dock_of = {drone.id: dock.id for dock in docks for drone in dock.drones}
+    controller = FleetController(drones, clock, settings, on_capture, replanner, dock_of)
+    controller.failed = failed
     await controller.start()
     sims = []
     server = None

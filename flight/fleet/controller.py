@@ -33,7 +33,8 @@ ACTIVE = (SortieState.LAUNCHED, SortieState.SURVEYING, SortieState.RETURNING)
 
 class FleetController:
     def __init__(self, drones: list[Drone], clock: Clock, settings: FleetSettings | None = None,
-                 on_capture: CaptureSink | None = None, replanner: Replanner = remainder_sortie) -> None:
+                 on_capture: CaptureSink | None = None, replanner: Replanner = remainder_sortie,
+                 dock_of: dict[str, str] | None = None) -> None:
         self.clock = clock
         self.settings = settings or FleetSettings()
         self.drone_list = list(drones)
@@ -41,6 +42,7 @@ class FleetController:
         self.hub.listeners.append(self._on_message)
         self.on_capture = on_capture
         self.replanner = replanner
+        self.dock_of = dock_of or {}  # drone → dock: unassigned sorties go to drones at their dock first
         self.pending: list[Sortie] = []
         self.runs: list[SortieRun] = []
         self.active: dict[str, SortieRun] = {}
@@ -106,6 +108,8 @@ class FleetController:
         others_alive = len(self._live_drones()) > 1
         free = [s for s in self.pending if s.drone_id is None
                 and not (others_alive and s.meta.get("interrupted_drone") == drone_id)]
+        home = self.dock_of.get(drone_id)
+        free.sort(key=lambda s: s.dock_id != home)
         pick = (mine or free or [None])[0]
         if pick is not None:
             self.pending.remove(pick)
@@ -205,6 +209,7 @@ class FleetController:
         s, state, items, offset = self.settings, dl.state, run.sortie.items, run.offset
         n = len(items)
         return_at = next((i for i, it in enumerate(items) if it.command in RETURN_COMMANDS), n)
+        takeoff_at = next((i for i, it in enumerate(items) if it.command == mavlink.MAV_CMD_NAV_TAKEOFF), 0)
         seen_armed = False
         while True:
             await self.clock.sleep(0.5)
@@ -229,7 +234,7 @@ class FleetController:
                     run.last_item = n - 1
                     run.to(SortieState.LANDED, "", self.clock.utc())
                 return
-            if run.state == SortieState.LAUNCHED and run.last_item >= 0:
+            if run.state == SortieState.LAUNCHED and run.last_item >= takeoff_at:
                 run.to(SortieState.SURVEYING)
             if run.state in (SortieState.LAUNCHED, SortieState.SURVEYING):
                 if state.mode in ("RTL", "LAND"):

@@ -17,7 +17,7 @@ from flight.fleet.hub import DroneLink
 from flight.mavlink import commands
 from flight.mavlink import mission_protocol as mp
 from flight.mavlink.errors import CommandFailed, MavlinkError, MissionMismatch
-from flight.mavlink.mission_wire import differences, home_item
+from flight.mavlink.mission_wire import differences, frame_class, home_item
 from flight.mission import MissionItem, Sortie
 
 
@@ -62,7 +62,7 @@ class SortieRun:
     reason: str = ""
     interrupted: str = ""  # why the sortie stopped short of its plan (low battery, failsafe...)
     last_item: int = -1  # index into sortie.items of the last item known reached
-    offset: int = 0  # wire seq of sortie.items[0] (1 on ArduPilot, whose seq 0 is home)
+    offset: int = 0  # wire seq minus sortie item index (see wire_items)
     captures: int = 0
     started: datetime | None = None
     ended: datetime | None = None
@@ -82,15 +82,25 @@ class SortieRun:
         return self.state == SortieState.LANDED and not self.interrupted
 
 
+def has_home_slot(items: list[MissionItem]) -> bool:
+    """True when item 0 is a home placeholder (absolute-altitude waypoint before the takeoff), as
+    flight.planner writes missions; such a slot is ArduPilot's seq 0 and must not reach PX4."""
+    return (len(items) > 1 and items[0].command == mavlink.MAV_CMD_NAV_WAYPOINT
+            and frame_class(items[0].frame) == mavlink.MAV_FRAME_GLOBAL
+            and items[1].command == mavlink.MAV_CMD_NAV_TAKEOFF)
+
+
 def wire_items(dl: DroneLink, sortie: Sortie) -> list[MissionItem]:
-    """The sortie's items as the autopilot stores them: ArduPilot gets its home slot at seq 0."""
+    """The sortie's items as the autopilot stores them: ArduPilot has home at seq 0, PX4 does not.
+
+    `len(wire) - len(sortie.items)` is then the wire seq of sortie item 0 (-1, 0 or 1)."""
+    items, slot = list(sortie.items), has_home_slot(sortie.items)
     if not dl.state.flavour.home_at_seq0:
-        return list(sortie.items)
-    home = dl.state.home
-    if home is None:
-        first = sortie.items[0]
-        home = (first.lat, first.lon, 0.0)
-    return [home_item(*home)] + list(sortie.items)
+        return items[1:] if slot else items
+    if slot:
+        return items
+    home = dl.state.home or (items[0].lat, items[0].lon, 0.0)
+    return [home_item(*home)] + items
 
 
 async def upload_verified(dl: DroneLink, sortie: Sortie, settings: FleetSettings) -> list[MissionItem]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from flight.assets import Dock, Drone
 from flight.mavlink.clock import Clock
@@ -25,11 +25,14 @@ class SimSetup:
 
 
 def sim_drones(docks: list[Dock]) -> list[tuple[Drone, Dock]]:
-    """Every drone re-pointed at one local listening port, system ids 1..N (all sims share it)."""
+    """Every drone re-pointed at one local listening port, system ids 1..N (all sims share it).
+
+    Accepts city-config Docks or a plan's DockInfo (anything with id/spec/camera drones)."""
     pairs = [(drone, dock) for dock in docks for drone in dock.drones]
     if len(pairs) > 250:
         raise ValueError(f"{len(pairs)} drones: one simulated link carries at most 250 system ids")
-    return [(replace(drone, endpoint="udpin:127.0.0.1:0", system_id=i + 1), dock) for i, (drone, dock) in enumerate(pairs)]
+    return [(Drone(drone.id, drone.spec, drone.camera, endpoint="udpin:127.0.0.1:0", system_id=i + 1), dock)
+            for i, (drone, dock) in enumerate(pairs)]
 
 
 def sim_config(drone: Drone, dock: Dock, setup: SimSetup, gcs_port: int) -> SimConfig:
