@@ -1,0 +1,144 @@
+"""Benchmark the city planner against a QGroundControl-style baseline on the Quzhou configs.
+
+For each scenario (configs/quzhou.yaml: ~700 km², 23 drones; configs/quzhou_2000.yaml:
+~2,000 km², 70 drones) one run plans with
+  * flight.planner.plan_patrol (cells, per-cell direction, power-diagram dock balance,
+    dock-line split, efficiency-cut sorties, list schedule), and
+  * a baseline as an operator would do it with QGroundControl: one boustrophedon per zone
+    along the zone's long axis, strips running from the first to the last crossing of the
+    zone (so it flies across concave notches), kept out of no-fly airspace, cut into
+    battery-sized sorties flown from the dock nearest each strip, the sorties of each zone
+    dealt round-robin to that dock's drones in zone order,
+and reports planning CPU time (one core), coverage (union of photo footprints / zone area),
+makespan, the lower bound max(total sweep / Σ duty, farthest round trip) and their ratio.
+The baseline's ratio is taken against the same lower bound (the planner's), so both ratios
+measure against one yardstick.
+
+    .venv/bin/python scripts/bench_planner.py --json out/bench_planner.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from shapely.ops import unary_union  # noqa: E402
+
+from detector.geo import MetricFrame  # noqa: E402
+from flight.planner import plan_patrol  # noqa: E402
+from flight.planner.footprints import covered_share  # noqa: E402
+from flight.planner.planner import dock_info, make_sortie  # noqa: E402
+from flight.planner.schedule import assign  # noqa: E402
+from flight.planner.sorties import Flight, chunked, pack  # noqa: E402
+from flight.planner.strips import (  # noqa: E402
+    NO_FLY_MARGIN_M, Bands, band_pieces, long_axis, rotate_to_sweep, strips_of,
+)
+from flight.planner.survey import survey_for  # noqa: E402
+from patrol.config import load_city  # noqa: E402
+
+SCENARIOS = {"quzhou-700km2-23-drones": ROOT / "configs" / "quzhou.yaml",
+             "quzhou-2000km2-70-drones": ROOT / "configs" / "quzhou_2000.yaml"}
+
+
+def baseline(city):
+    """QGC-style: one direction per zone, strips span gaps, nearest dock, round-robin drones."""
+    frame = MetricFrame.for_geometry(unary_union([z.area for z in city.zones]))
+    infos = [dock_info(d) for d in city.docks if d.drones]
+    xy = np.array([frame.forward(d.lon, d.lat) for d in infos], float)
+    no_fly = unary_union([frame.to_metric(n.area) for n in city.no_fly]) if city.no_fly else None
+    sorties = []
+    for z, area in ((z, part) for z in city.zones for part in shapely.get_parts(frame.to_metric(z.area))):
+        angle = long_axis(area)  # one survey per polygon, as QGroundControl takes them
+        origin = (float(xy[:, 0].mean()), float(xy[:, 1].mean()))
+        survey = survey_for(z, infos[0].flyer.camera, infos[0].flyer.spec)
+        b = band_pieces(rotate_to_sweep(area, angle, origin), survey.spacing_m)
+        bands = np.unique(b.band)
+        first = np.searchsorted(b.band, bands)
+        spans = Bands(bands, np.minimum.reduceat(b.xa, first), np.maximum.reduceat(b.xb, first), b.yc[first],
+                      b.parts[first])
+        guard = rotate_to_sweep(no_fly.buffer(NO_FLY_MARGIN_M), angle, origin) if no_fly is not None else None
+        strips = strips_of(spans, np.zeros(len(bands), int), survey, angle, origin, guard)
+        strips = chunked(strips, Flight(infos[0].flyer.spec, tuple(xy[0]), z.altitude_agl_m))
+        groups = defaultdict(list)
+        for s in strips:
+            mid = np.array([(s.x0 + s.x1) / 2, (s.y0 + s.y1) / 2])
+            groups[int(np.argmin(np.hypot(*(xy - mid).T)))].append(s)
+        for di in sorted(groups):
+            dock = infos[di]
+            flight = Flight(dock.flyer.spec, tuple(xy[di]), z.altitude_agl_m)
+            for p in pack(groups[di], flight, f"baseline {z.id}"):
+                sorties.append(make_sortie(f"{dock.id}.{z.id}.{len(sorties):04d}", dock, z.id, p.strips, p.duration_s,
+                                           p.sweep_s, survey, frame))
+    # zones in config order, each dock's drones take sorties round-robin (no balancing across docks)
+    makespan = assign(sorties, infos, {z.id: i for i, z in enumerate(city.zones)})
+    coverage_num = coverage_den = 0.0
+    for z in city.zones:
+        area = frame.to_metric(z.area)
+        if no_fly is not None:
+            area = area.difference(no_fly)
+        coverage_num += covered_share(area, [s for s in sorties if s.zone_id == z.id], frame) * area.area
+        coverage_den += area.area
+    return makespan, coverage_num / coverage_den, len(sorties), sum(s.duration_s for s in sorties)
+
+
+def run(name: str, path: Path) -> dict:
+    city = load_city(path)
+    t0 = time.process_time()
+    plan = plan_patrol(city.zones, city.no_fly, city.docks, name=name)
+    ours_s = time.process_time() - t0
+    t0 = time.process_time()
+    b_makespan, b_cov, b_n, b_flight = baseline(city)
+    base_s = time.process_time() - t0
+    lb = plan.lower_bound_s
+    return {
+        "scenario": name, "area_km2": round(sum(z.area_km2 for z in plan.zones), 1),
+        "drones": sum(len(d.drones) for d in plan.docks),
+        "lower_bound_h": round(lb / 3600, 3), "sweep_h": round(plan.sweep_s / 3600, 2),
+        "farthest_round_trip_s": plan.farthest_round_trip_s,
+        "planner": {"plan_cpu_s": round(ours_s, 2), "coverage": round(plan.coverage, 5),
+                    "makespan_h": round(plan.makespan_s / 3600, 3), "ratio_to_lower_bound": round(plan.makespan_s / lb, 3),
+                    "sorties": len(plan.sorties),
+                    "flight_h": round(sum(s.duration_s for s in plan.sorties) / 3600, 2)},
+        "baseline": {"plan_cpu_s": round(base_s, 2), "coverage": round(b_cov, 5), "makespan_h": round(b_makespan / 3600, 3),
+                     "ratio_to_lower_bound": round(b_makespan / lb, 3), "sorties": b_n,
+                     "flight_h": round(b_flight / 3600, 2)},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--only", choices=sorted(SCENARIOS), help="run one scenario")
+    args = ap.parse_args()
+    results = [run(n, p) for n, p in SCENARIOS.items() if args.only in (None, n)]
+    table = Table(title="flight.planner vs QGC-style baseline (CPU seconds on one core)")
+    for col in ("scenario", "planner", "plan s", "coverage", "makespan h", "lower bound h", "ratio", "sorties", "flight h"):
+        table.add_column(col)
+    for r in results:
+        for who in ("planner", "baseline"):
+            m = r[who]
+            table.add_row(r["scenario"], who, f"{m['plan_cpu_s']:.1f}", f"{m['coverage']:.2%}", f"{m['makespan_h']:.2f}",
+                          f"{r['lower_bound_h']:.2f}", f"{m['ratio_to_lower_bound']:.2f}", str(m["sorties"]),
+                          f"{m['flight_h']:.1f}")
+    Console(width=150).print(table)
+    for r in results:
+        print(f"{r['scenario']}: makespan baseline/planner = "
+              f"{r['baseline']['makespan_h'] / r['planner']['makespan_h']:.2f}x")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
