@@ -8,15 +8,17 @@ processes never send one message at the same time, and a retried message keeps i
 from __future__ import annotations
 
 import email.utils
+import queue
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
@@ -24,9 +26,11 @@ from standardwebhooks import Webhook
 from dispatch.metrics import DispatchMetrics
 from dispatch.models import DeliveryAttemptRow, DeliveryRow
 from dispatch.settings import RetryPolicy
+from dispatch.store import Writers
 
 IDLE_WAIT_S = 1.0  # safety net: look at the outbox at least this often even without a wake-up
 CLAIM_BATCH = 200
+RECORD_BATCH = 50  # outcomes per log transaction: keeps the write lock free for ingest
 
 
 def retry_after_s(value: str | None, now: datetime) -> float | None:
@@ -62,23 +66,47 @@ class Backoff:
         return wait
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    row: DeliveryRow
+    at: datetime
+    code: int | None
+    error: str | None
+    retry_after: float | None
+    duration_ms: float
+
+
 class DeliveryWorker:
-    def __init__(self, writers: sessionmaker[Session], secrets: dict[str, str], policy: RetryPolicy, seed: int,
+    def __init__(self, readers: sessionmaker[Session], writers: Writers, secrets: dict[str, str], policy: RetryPolicy, seed: int,
                  metrics: DispatchMetrics, clock: Callable[[], datetime], threads: int = 8):
-        self.writers, self.policy, self.metrics, self.clock = writers, policy, metrics, clock
+        self.readers, self.writers, self.policy, self.metrics, self.clock = readers, writers, policy, metrics, clock
         self.signers = {dept: Webhook(secret) for dept, secret in secrets.items()}
         self.backoff = Backoff(policy, seed)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook")
         self._client = httpx.Client(timeout=policy.timeout_s, limits=httpx.Limits(max_connections=threads * 2))
+        self._outcomes: queue.Queue[_Outcome | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._recorder = threading.Thread(target=self._record_loop, name="outbox-log", daemon=True)
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claimed message is ours before another worker may take it over."""
+        return self.policy.timeout_s + 30
 
     def start(self) -> None:
         self._thread.start()
+        self._recorder.start()
 
     def wake(self) -> None:
         self._wake.set()
+
+    def hand_over(self, rows: list[DeliveryRow]) -> None:
+        """Messages just committed (already leased to us): send now, without a trip through the store."""
+        if self._thread.is_alive() and not self._stop.is_set():
+            for row in rows:
+                self._pool.submit(self._attempt, row)
 
     def stop(self) -> None:
         self._stop.set()
@@ -86,6 +114,9 @@ class DeliveryWorker:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._outcomes.put(None)
+        if self._recorder.is_alive():
+            self._recorder.join(timeout=10)
         self._client.close()
 
     def _run(self) -> None:
@@ -111,13 +142,13 @@ class DeliveryWorker:
                 q = q.with_for_update(skip_locked=True)
             rows = s.scalars(q).all()
             if rows:
-                lease = now + timedelta(seconds=self.policy.timeout_s + 30)
+                lease = now + timedelta(seconds=self.lease_s)
                 s.execute(update(DeliveryRow).where(DeliveryRow.id.in_([r.id for r in rows])).values(lease_until=lease))
         return list(rows)
 
     def _seconds_to_next_due(self) -> float:
         now = self.clock()
-        with self.writers() as s:
+        with self.readers() as s:
             nxt = s.scalar(select(func.min(DeliveryRow.next_attempt_at)).where(
                 DeliveryRow.state == "pending", or_(DeliveryRow.lease_until.is_(None), DeliveryRow.lease_until < now)))
         if nxt is None:
@@ -142,31 +173,55 @@ class DeliveryWorker:
             retry_after = retry_after_s(resp.headers.get("retry-after"), sent_at)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
-        self._record(row, code, error, retry_after, (time.perf_counter() - t0) * 1000)
+        self._outcomes.put(_Outcome(row, self.clock(), code, error, retry_after, (time.perf_counter() - t0) * 1000))
 
-    def _record(self, row: DeliveryRow, code: int | None, error: str | None, retry_after: float | None,
-                duration_ms: float) -> None:
-        now = self.clock()
+    def _record_loop(self) -> None:
+        """Write attempt outcomes, many per short transaction (bulk statements, one fsync)."""
+        while True:
+            first = self._outcomes.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < RECORD_BATCH:
+                try:
+                    nxt = self._outcomes.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._outcomes.put(None)
+                    break
+                batch.append(nxt)
+            decided = [self._decide(o) for o in batch]
+            try:
+                with self.writers.begin() as s:
+                    s.execute(insert(DeliveryAttemptRow), [
+                        {"delivery_id": o.row.id, "at": o.at, "status_code": o.code, "error": o.error,
+                         "duration_ms": o.duration_ms} for o in batch])
+                    s.execute(update(DeliveryRow), [values for _, values in decided])
+            except SQLAlchemyError:  # not recorded: the leases run out and the messages go out again
+                continue
+            for o, (outcome, _) in zip(batch, decided):
+                self.metrics.attempts.labels(o.row.department_id, outcome).inc()
+                if outcome == "delivered":
+                    self.metrics.latency.observe((o.at - o.row.created_at).total_seconds())
+            if any(outcome == "retry" for outcome, _ in decided):
+                self.wake()
+
+    def _decide(self, o: _Outcome) -> tuple[str, dict]:
+        """What an attempt means for its message: delivered, retry (when), or dead (why)."""
+        row, now, code = o.row, o.at, o.code
         attempts = row.attempts + 1
-        values: dict = {"attempts": attempts, "lease_until": None}
+        values = {"id": row.id, "attempts": attempts, "lease_until": None, "state": "pending", "delivered_at": None,
+                  "next_attempt_at": row.next_attempt_at, "last_error": o.error or f"HTTP {code}"}
         if code is not None and 200 <= code < 300:
-            outcome = "delivered"
             values.update(state="delivered", delivered_at=now, last_error=None)
-        elif code == 410:
-            outcome = "dead"
+            return "delivered", values
+        if code == 410:
             values.update(state="dead", last_error="410 Gone: the receiver asked us to stop sending")
-        elif attempts >= self.policy.max_attempts:
-            outcome = "dead"
-            values.update(state="dead", last_error=f"gave up after {attempts} attempts; last: {error or code}")
-        else:
-            outcome = "retry"
-            delay = self.backoff.delay_s(attempts, retry_after)
-            values.update(next_attempt_at=now + timedelta(seconds=delay), last_error=error or f"HTTP {code}")
-        with self.writers.begin() as s:
-            s.add(DeliveryAttemptRow(delivery_id=row.id, at=now, status_code=code, error=error, duration_ms=duration_ms))
-            s.execute(update(DeliveryRow).where(DeliveryRow.id == row.id).values(**values))
-        self.metrics.attempts.labels(row.department_id, outcome).inc()
-        if outcome == "delivered":
-            self.metrics.latency.observe((now - row.created_at).total_seconds())
-        if outcome == "retry":
-            self.wake()
+            return "dead", values
+        if attempts >= self.policy.max_attempts:
+            values.update(state="dead", last_error=f"gave up after {attempts} attempts; last: {o.error or code}")
+            return "dead", values
+        delay = self.backoff.delay_s(attempts, o.retry_after)
+        values.update(next_attempt_at=now + timedelta(seconds=delay))
+        return "retry", values

@@ -24,10 +24,9 @@ class IncidentMatcher:
         self.metric = metric
         self.windows = windows
 
-    def find(self, session: Session, s: SightingRow) -> IncidentRow | None:
-        """The nearest open incident of the same type that this sighting belongs to, if any."""
+    def find(self, session: Session, s: SightingRow, x: float, y: float) -> IncidentRow | None:
+        """The nearest open incident of the same type that this sighting (at x, y metres) belongs to, if any."""
         win = self.windows.of(s.type)
-        x, y = self.metric.to_metres(s.lon, s.lat)
         d, span = win.distance, timedelta(hours=win.window)
         # sum_w > 0, so x - d <= sum_wx / sum_w <= x + d is a box test in metres that an index can narrow.
         rows = session.scalars(
@@ -49,8 +48,7 @@ class IncidentMatcher:
                 best, best_dist = inc, dist
         return best
 
-    def open(self, s: SightingRow) -> IncidentRow:
-        x, y = self.metric.to_metres(s.lon, s.lat)
+    def open(self, s: SightingRow, x: float, y: float) -> IncidentRow:
         w = weight(s.uncertainty_m)
         return IncidentRow(
             type=s.type, status="open", first_seen=s.time, last_seen=s.time, sighting_count=1,
@@ -59,9 +57,8 @@ class IncidentMatcher:
             best_confidence=s.confidence if s.evidence_jpeg is not None else -1.0,
         )
 
-    def join(self, inc: IncidentRow, s: SightingRow) -> bool:
-        """Fold a sighting into an incident; True if it became the incident's best evidence."""
-        x, y = self.metric.to_metres(s.lon, s.lat)
+    def join(self, inc: IncidentRow, s: SightingRow, x: float, y: float) -> bool:
+        """Fold a sighting (at x, y metres) into an incident; True if it became the incident's best evidence."""
         w = weight(s.uncertainty_m)
         inc.sum_w += w
         inc.sum_wx += w * x

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
@@ -19,9 +20,11 @@ from dispatch.metrics import DispatchMetrics
 from dispatch.models import AlertEventRow, AlertRow, DeliveryRow, IncidentRow, SightingRow
 from dispatch.router import GeoRouter, Route
 from dispatch.schemas import SightingBase
+from dispatch.store import Writers
 from dispatch.taxonomy import Taxonomy
 from dispatch.views import alert_json, iso
 
+GROUP_MAX = 64  # requests per group commit
 INGEST_LOCK_ID = 6_000_006  # PostgreSQL advisory lock: one incident matcher at a time across processes
 
 
@@ -46,29 +49,92 @@ def payload_hash(item: SightingBase) -> str:
     return hashlib.sha256(item.model_dump_json().encode()).hexdigest()
 
 
+@dataclass
+class _Job:
+    items: list[SightingBase]
+    received_at: datetime
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[IngestResult] | None = None
+    error: BaseException | None = None
+
+
 class Ingestor:
-    def __init__(self, writers: sessionmaker[Session], router: GeoRouter, matcher: IncidentMatcher,
-                 taxonomy: Taxonomy, base_url: str, metrics: DispatchMetrics, on_commit: Callable[[], None]):
+    """Group commit: requests queue up while the previous transaction commits, then go in together.
+
+    One committer thread does all writes (so incident matching never races), and one fsync
+    serves every request in the group; each request still returns only after its commit.
+    """
+
+    def __init__(self, writers: Writers, router: GeoRouter, matcher: IncidentMatcher,
+                 taxonomy: Taxonomy, base_url: str, metrics: DispatchMetrics,
+                 on_commit: Callable[[list[DeliveryRow]], None], lease_s: float):
         self.writers, self.router, self.matcher = writers, router, matcher
         self.taxonomy, self.base_url, self.metrics, self.on_commit = taxonomy, base_url, metrics, on_commit
-        self._lock = threading.Lock()
+        self.lease_s = lease_s
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._commit_loop, name="ingest-commit", daemon=True)
+        self._thread.start()
 
     def ingest(self, items: list[SightingBase], received_at: datetime) -> list[IngestResult]:
         """Store what is new and return one result per item; returns only after the commit."""
-        with self._lock, self.writers.begin() as s:
-            if s.bind.dialect.name == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_ID})
-            results, opened = self._store(s, items, received_at)
-        self.metrics.sightings.labels("created").inc(sum(r.status == "created" for r in results))
-        self.metrics.sightings.labels("duplicate").inc(sum(r.status == "duplicate" for r in results))
+        job = _Job(items, received_at)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        assert job.results is not None
+        return job.results
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _commit_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            while len(jobs) < GROUP_MAX:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                jobs.append(nxt)
+            self._commit_group(jobs)
+
+    def _commit_group(self, jobs: list[_Job]) -> None:
+        deliveries: list[DeliveryRow] = []
+        opened: list[tuple[str, str]] = []
+        try:
+            with self.writers.begin() as s:
+                if s.bind.dialect.name == "postgresql":
+                    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_ID})
+                for job in jobs:
+                    try:  # _store raises KeyConflict before it writes anything, so the others go on
+                        job.results = self._store(s, job.items, job.received_at, deliveries, opened)
+                    except KeyConflict as exc:
+                        job.error = exc
+        except Exception as exc:  # the group's transaction failed: nobody's sightings were stored
+            for job in jobs:
+                job.results, job.error = None, job.error or exc
+            deliveries, opened = [], []
+        for job in jobs:
+            for r in job.results or []:
+                self.metrics.sightings.labels(r.status).inc()
         for inc_type, dept in opened:
             self.metrics.incidents.labels(inc_type).inc()
             self.metrics.alerts.labels(inc_type, dept).inc()
-        if opened:
-            self.on_commit()
-        return results
+        for job in jobs:
+            job.done.set()
+        if deliveries:
+            self.on_commit(deliveries)
 
-    def _store(self, s: Session, items: list[SightingBase], received_at: datetime):
+    def _store(self, s: Session, items: list[SightingBase], received_at: datetime,
+               deliveries: list[DeliveryRow], opened: list[tuple[str, str]]) -> list[IngestResult]:
         hashes = [payload_hash(i) for i in items]
         known = {k: (h, inc) for k, h, inc in s.execute(
             select(SightingRow.key, SightingRow.payload_sha256, SightingRow.incident_id)
@@ -84,31 +150,30 @@ class Ingestor:
         routes = dict(zip(fresh, self.router.route([items[n].lon for n in fresh], [items[n].lat for n in fresh],
                                                    [items[n].type for n in fresh])))
         results: dict[int, IngestResult] = {}
-        opened: list[tuple[str, str]] = []
         for n in fresh:
             row = self._row(items[n], hashes[n], received_at)
-            inc = self.matcher.find(s, row)
+            x, y = self.matcher.metric.to_metres(row.lon, row.lat)
+            inc = self.matcher.find(s, row, x, y)
             if inc is None:
-                inc = self.matcher.open(row)
+                inc = self.matcher.open(row, x, y)
                 s.add(inc)
                 s.flush()
                 row.incident_id = inc.id
                 s.add(row)
                 s.flush()
                 inc.best_sighting_id = row.id
-                alert = self._alert(s, inc, row, routes[n], received_at)
+                alert = self._alert(s, inc, row, routes[n], received_at, deliveries)
                 opened.append((inc.type, alert.department_id))
                 results[n] = IngestResult(row.key, "created", inc.id, alert.id, alert.department_id)
             else:
                 row.incident_id = inc.id
                 s.add(row)
                 s.flush()
-                if self.matcher.join(inc, row):
+                if self.matcher.join(inc, row, x, y):
                     inc.best_sighting_id = row.id
                 results[n] = IngestResult(row.key, "created", inc.id)
             known[row.key] = (hashes[n], inc.id)
-        out = [results.get(n) or IngestResult(item.key, "duplicate", known[item.key][1]) for n, item in enumerate(items)]
-        return out, opened
+        return [results.get(n) or IngestResult(item.key, "duplicate", known[item.key][1]) for n, item in enumerate(items)]
 
     @staticmethod
     def _row(item: SightingBase, sha: str, received_at: datetime) -> SightingRow:
@@ -120,7 +185,8 @@ class Ingestor:
             model_version=item.model_version, drone_id=item.drone_id, sortie_id=item.sortie_id,
         )
 
-    def _alert(self, s: Session, inc: IncidentRow, first: SightingRow, route: Route, now: datetime) -> AlertRow:
+    def _alert(self, s: Session, inc: IncidentRow, first: SightingRow, route: Route, now: datetime,
+               deliveries: list[DeliveryRow]) -> AlertRow:
         """The alert, its first audit entry and its outbox message: committed together or not at all."""
         dept: Department = route.department
         alert = AlertRow(id="alr_" + uuid.uuid4().hex, incident_id=inc.id, department_id=dept.id, type=inc.type,
@@ -132,7 +198,11 @@ class Ingestor:
         if dept.webhook_url:
             body = {"type": "alert.created", "timestamp": iso(now),
                     "data": alert_json(alert, inc, first, dept, self.taxonomy, self.base_url)}
-            s.add(DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert.id, department_id=dept.id,
+            # Leased from the start: this process hands it to its worker right after the commit.
+            msg = DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert.id, department_id=dept.id,
                               url=dept.webhook_url, payload=json.dumps(body, ensure_ascii=False), state="pending",
-                              attempts=0, created_at=now, next_attempt_at=now))
+                              attempts=0, created_at=now, next_attempt_at=now,
+                              lease_until=now + timedelta(seconds=self.lease_s))
+            s.add(msg)
+            deliveries.append(msg)
         return alert

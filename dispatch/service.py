@@ -66,10 +66,10 @@ class DispatchService:
         lon, lat = _centre(settings.departments)
         self.matcher = IncidentMatcher(CityMetric(lon, lat), settings.windows)
         self.worker = DeliveryWorker(
-            self.writers, {d: c.webhook_secret for d, c in settings.credentials.departments.items()},
+            self.readers, self.writers, {d: c.webhook_secret for d, c in settings.credentials.departments.items()},
             settings.retry, settings.seed, self.metrics, settings.clock, settings.delivery_threads)
         self.ingestor = Ingestor(self.writers, self.router, self.matcher, settings.taxonomy, settings.public_url,
-                                 self.metrics, self.worker.wake)
+                                 self.metrics, self.worker.hand_over, self.worker.lease_s)
 
     def start(self) -> None:
         if self.settings.start_worker:
@@ -77,6 +77,7 @@ class DispatchService:
             self.worker.wake()
 
     def close(self) -> None:
+        self.ingestor.close()
         self.worker.stop()
         self.engine.dispose()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -49,8 +52,20 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-    """(readers, writers): writer sessions begin with the write lock on SQLite; the same on PostgreSQL."""
-    readers = sessionmaker(engine, expire_on_commit=False)
-    writers = sessionmaker(engine.execution_options(writer=True), expire_on_commit=False)
-    return readers, writers
+class Writers:
+    """Write transactions. On SQLite they queue on a lock in this process first: SQLite allows one
+    writer, and its busy handler waits by sleeping in growing steps, which shows up as latency."""
+
+    def __init__(self, engine: Engine):
+        self._factory = sessionmaker(engine.execution_options(writer=True), expire_on_commit=False)
+        self._lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self._lock or nullcontext(), self._factory.begin() as session:
+            yield session
+
+
+def session_factories(engine: Engine) -> tuple[sessionmaker[Session], Writers]:
+    """(readers, writers): plain sessions for reading, and the one way to write."""
+    return sessionmaker(engine, expire_on_commit=False), Writers(engine)
