@@ -78,17 +78,22 @@ def balance(centres: np.ndarray, work: np.ndarray, sites: list[DockSite], scale:
     drones = np.array([s.drones for s in sites], float)
     spread = float(np.median(np.sort(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)), 1)[:, 1])) if len(xy) > 1 else 1e3
     weights = np.zeros(len(sites)) if weights is None else weights.copy()
+    useful = reach.any(0)  # docks that can reach no work get an empty cell
+    cap = np.array([s.reach_m for s in sites]) ** 2
+    if not useful.any():
+        return weights
     best, best_w = math.inf, weights.copy()
     for it in range(ITERATIONS):
         power = np.where(reach, d2 - weights[None, :], np.inf)
         owner = np.argmin(power, 1)
         load = np.bincount(owner, cost[np.arange(len(owner)), owner], len(sites)) / np.maximum(drones, 1e-9)
-        target = cost[np.arange(len(owner)), owner].sum() / drones.sum()
-        worst = load.max() / target
+        target = cost[np.arange(len(owner)), owner].sum() / drones[useful].sum()
+        worst = load[useful].max() / target
         if worst < best:
             best, best_w = worst, weights.copy()
         step = 0.5 * spread ** 2 * (1.0 - it / ITERATIONS)
-        weights = weights + step * np.clip((target - load) / target, -1, 1)
+        weights = np.minimum(weights + step * np.clip((target - load) / target, -1, 1), cap)
+        weights[~useful] = -cap[~useful] * 1e3
     return best_w
 
 

@@ -55,7 +55,11 @@ def dock_info(dock: Dock) -> DockInfo:
 
 def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[NoFlyZone] | tuple[NoFlyZone, ...],
                 docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 2) -> Plan:
-    """Plan one complete patrol of `zones` from `docks`, avoiding `no_fly`. Deterministic."""
+    """Plan one complete patrol of `zones` from `docks`, avoiding `no_fly`. Deterministic.
+
+    The work of all zones is balanced across docks at once; each dock's drones then fly its
+    priority-1 sorties before priority-2 ones (priority is honoured per dock, not city-wide).
+    """
     if not zones:
         raise PlanningError("plan", "zones", [], "nothing to plan", "at least one patrol zone")
     infos = [dock_info(d) for d in docks]
@@ -73,16 +77,30 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
     for z, area in zip(zones, areas):
         _check_reach(z, area, sites, frame)
 
+    bounds = unary_union(areas).bounds
+    priority = {z.id: z.priority for z in zones}
+    sorties = _balanced_sorties(list(zones), areas, sites, surveys, frame, no_fly_m, bounds, rounds)
+    makespan = assign(sorties, infos, priority)
+    centres, _ = grid_work([WorkArea(a, 1.0) for a in areas], bounds)
+    return _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres)
+
+
+def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFrame, no_fly_m, bounds,
+                      rounds: int) -> list[Sortie]:
+    """Sorties for `zones` with the work split so each drone finishes them at about the same time.
+
+    The split is re-weighted from each dock's actual flight + recharge time after packing
+    (transit is what the grid estimate gets wrong), keeping the round with the best makespan.
+    """
+    infos = [s.info for s in sites]
     ref = sites[0]
     work = [WorkArea(a, 1.0 / (surveys[ref.info.id, z.id].spacing_m * ref.flyer.spec.cruise_speed_m_s))
             for z, a in zip(zones, areas)]
-    bounds = unary_union(areas).bounds
     centres, cell_work = grid_work(work, bounds)
     top_alt = max(z.altitude_agl_m for z in zones)
     dock_sites = [DockSite(s.xy, len(s.info.drones), s.reach_m(top_alt),
                            2.0 / (s.flyer.spec.cruise_speed_m_s * SWEEP_SHARE * s.flyer.spec.flight_budget_s))
                   for s in sites]
-    priority = {z.id: z.priority for z in zones}
     scale = np.ones(len(sites))
     weights = None
     best: tuple[float, list[Sortie]] | None = None
@@ -91,15 +109,15 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
         shares = _shares(power_cells(dock_sites, weights, bounds), areas, sites, zones)
         sorties = [s for site, share in zip(sites, shares)
                    for s in _dock_sorties(site, share, zones, surveys, frame, no_fly_m)]
-        makespan = assign(sorties, infos, priority)
+        makespan = assign(sorties, infos, {})
         if best is None or makespan < best[0]:
             best = (makespan, sorties)
         actual = _drone_time(sorties, sites)
         estimate = loads(centres, cell_work, dock_sites, scale, weights)
-        scale = scale * np.where(estimate > 0, actual / np.maximum(estimate, 1e-9), 1.0)
+        known = (estimate > 0) & (actual > 0)
+        scale = scale * np.where(known, actual / np.maximum(estimate, 1e-9), 1.0)
         scale = scale / scale.mean()
-    makespan, sorties = best
-    return _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres)
+    return best[1]
 
 
 def _coverage_area(zone_m: BaseGeometry, no_fly_m: BaseGeometry | None) -> BaseGeometry:
