@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Callable, Iterable
 
 from flight.mavlink.clock import Clock
@@ -11,8 +12,16 @@ from flight.mavlink.links import Link
 Match = Callable[[object], bool]
 
 
+PROTOCOL_PREFIXES = ("MISSION_", "COMMAND_ACK")
+
+
 class Channel:
-    """Messages to one (system, component) over one link; waiters are woken by `feed`."""
+    """Messages to one (system, component) over one link; waiters are woken by `feed`.
+
+    Replies that arrive in a burst (two datagrams before the waiting coroutine runs again) are
+    kept briefly as unclaimed, so the next `expect` of the same transaction still sees them;
+    each transaction starts with `begin()`, which forgets replies left over from earlier ones.
+    """
 
     def __init__(self, link: Link, system_id: int, component_id: int, clock: Clock) -> None:
         self.link = link
@@ -20,6 +29,7 @@ class Channel:
         self.component_id = component_id
         self.clock = clock
         self._waiters: list[tuple[frozenset[str], Match | None, asyncio.Future]] = []
+        self._unclaimed: deque = deque(maxlen=64)
 
     @property
     def mav(self):
@@ -28,6 +38,9 @@ class Channel:
     def send(self, msg) -> None:
         self.link.send(msg, self.system_id)
 
+    def begin(self) -> None:
+        self._unclaimed.clear()
+
     def feed(self, msg) -> None:
         kind = msg.get_type()
         for entry in list(self._waiters):
@@ -35,11 +48,19 @@ class Channel:
             if kind in kinds and not fut.done() and (match is None or match(msg)):
                 fut.set_result(msg)
                 self._waiters.remove(entry)
+                return
+        if kind.startswith(PROTOCOL_PREFIXES):
+            self._unclaimed.append(msg)
 
     async def expect(self, kinds: Iterable[str], timeout_s: float, match: Match | None = None):
         """Next message of one of `kinds` (passing `match`) within `timeout_s` clock seconds, else None."""
+        kinds = frozenset(kinds)
+        for msg in self._unclaimed:
+            if msg.get_type() in kinds and (match is None or match(msg)):
+                self._unclaimed.remove(msg)
+                return msg
         fut = asyncio.get_running_loop().create_future()
-        entry = (frozenset(kinds), match, fut)
+        entry = (kinds, match, fut)
         self._waiters.append(entry)
         try:
             return await self.clock.wait_for(fut, timeout_s)

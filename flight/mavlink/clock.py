@@ -45,8 +45,9 @@ class ScaledClock:
     def utc(self) -> datetime:
         return self._utc0 + timedelta(seconds=self.now())
 
-    def real_seconds(self, clock_seconds: float) -> float:
-        return clock_seconds / self.speed
+    def monotonic_at(self, clock_seconds: float) -> float:
+        """time.monotonic() value at which this clock reads `clock_seconds` (shared by processes)."""
+        return self._real0 + clock_seconds / self.speed
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)

@@ -15,6 +15,7 @@ async def command(ch: Channel, cmd: int, *params: float, timeout_s: float = 1.5,
 
     `detail()` supplies text for the error (e.g. the latest PreArm STATUSTEXT)."""
     p = list(params) + [0.0] * (7 - len(params))
+    ch.begin()
     for confirmation in range(retries + 1):
         ch.send(ch.mav.command_long_encode(ch.system_id, ch.component_id, cmd, confirmation, *p))
         while True:

@@ -45,6 +45,7 @@ async def upload(ch: Channel, items: list[MissionItem], timing: Timing = Timing(
     ProtocolTimeout. If the final ACK is lost the report says `ack_seen=False`; read back to confirm."""
     count = len(items)
     report = UploadReport(items=count)
+    ch.begin()
     ch.send(ch.mav.mission_count_encode(ch.system_id, ch.component_id, count, MISSION_TYPE))
     last_sent: int | None = None
     misses = 0
@@ -81,6 +82,7 @@ async def upload(ch: Channel, items: list[MissionItem], timing: Timing = Timing(
 async def download(ch: Channel, timing: Timing = Timing()) -> list[MissionItem]:
     """Read the whole mission back, item by item, and acknowledge it."""
     count_msg = None
+    ch.begin()
     for _ in range(timing.retries + 1):
         ch.send(ch.mav.mission_request_list_encode(ch.system_id, ch.component_id, MISSION_TYPE))
         count_msg = await ch.expect(("MISSION_COUNT",), timing.timeout_s, _ours)

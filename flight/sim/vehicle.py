@@ -108,6 +108,11 @@ class SimVehicle:
         return self._transport.get_extra_info("sockname")[1]
 
     @property
+    def booted_at(self) -> float:
+        """Clock reading at boot; time_boot_ms in telemetry counts from here."""
+        return self._boot
+
+    @property
     def boot_s(self) -> float:
         return self.clock.now() - self._boot
 

@@ -1,0 +1,199 @@
+"""`patrol fly PLAN_DIR` (real drones from the city config, or `--sim N`) and `patrol status`.
+
+`fly` holds every drone's MAVLink link in one process, flies the plan's sorties, recovers from
+low batteries, lost links and failed drones, and shows the fleet live. It serves its state as
+JSON on 127.0.0.1 so that `patrol status` (another terminal) can look in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from flight.fleet.api import run_fleet
+from flight.fleet.result import FleetResult
+from flight.fleet.sortie import FleetSettings
+from flight.planner import Plan
+from flight.sim.faults import Faults
+from flight.sim.swarm import SimSetup
+from patrol.commands.config_cmd import load_or_exit
+
+console = Console()
+LOCAL = ZoneInfo("Asia/Shanghai")
+DEFAULT_STATUS_PORT = 8765
+LANDED_STATES = {0: "?", 1: "地面 ground", 2: "空中 air", 3: "起飞 takeoff", 4: "降落 landing"}
+
+
+def _local(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).astimezone(LOCAL).strftime("%H:%M:%S") if iso else ""
+
+
+def fleet_table(snap: dict) -> Group:
+    """The fleet as operators read it: one row per drone, plus a line of totals (times Asia/Shanghai)."""
+    table = Table(title=f"机队 Fleet · {_local(snap['time_utc'])} 北京时间")
+    for col in ("无人机 Drone", "链路 Link", "模式 Mode", "解锁 Armed", "电量 Batt", "高度 Alt m", "架次 Sortie",
+                "状态 State", "进度 Items", "消息 Last message"):
+        table.add_column(col)
+    for d in snap["drones"]:
+        link = "[red]失效 failed[/]" if d["failed"] else ("[yellow]中断 stale[/]" if d["stale"] else "[green]正常 ok[/]")
+        if d["mode"] == "?":
+            link = "[dim]未连接 waiting[/]"
+        alt = f"{d['alt_rel_m']:.0f}" if d["alt_rel_m"] is not None else ""
+        batt = f"{d['battery_pct']}%" if d["battery_pct"] is not None else ""
+        table.add_row(d["drone_id"], link, d["mode"], "是 yes" if d["armed"] else "否 no", batt, alt,
+                      d["sortie"] or "", d["sortie_state"] or LANDED_STATES.get(d["landed_state"], ""), d["progress"],
+                      d["last_text"][:40])
+    done = sum(1 for s in snap["sorties"] if s["state"] == "landed")
+    totals = (f"架次 sorties: {done} landed / {len(snap['sorties'])} started / {len(snap['pending'])} waiting · "
+              f"照片 photos: {snap['captures']} · 重规划 re-plans: {snap['replans']}")
+    return Group(table, totals)
+
+
+def outcome_table(result: FleetResult) -> Table:
+    table = Table(title="架次结果 Sortie outcomes")
+    for col in ("架次 Sortie", "无人机 Drone", "结果 State", "已飞 Items", "照片 Photos", "原因 Reason"):
+        table.add_column(col)
+    for o in result.outcomes:
+        table.add_row(o.sortie_id, o.drone_id, o.state, f"{o.last_item + 1}/{o.items}", str(o.captures), o.reason)
+    return table
+
+
+def _drone_times(values: list[str], option: str, parts: int) -> dict[str, list[float]]:
+    out = {}
+    for v in values:
+        bits = v.split(":")
+        try:
+            if len(bits) != parts:
+                raise ValueError
+            out[bits[0]] = [float(b) for b in bits[1:]]
+        except ValueError:
+            raise typer.BadParameter(f"{option} {v!r}: expected DRONE" + ":NUMBER" * (parts - 1)) from None
+    return out
+
+
+def _faults(drones: list[str], loss: float, outage: list[str], motor: list[str], sag: list[str]) -> dict[str, Faults]:
+    outages = _drone_times(outage, "--outage", 3)
+    motors = _drone_times(motor, "--motor-failure", 2)
+    sags = _drone_times(sag, "--sag", 3)
+    for name, given in (("--outage", outages), ("--motor-failure", motors), ("--sag", sags)):
+        unknown = set(given) - set(drones)
+        if unknown:
+            raise typer.BadParameter(f"{name}: drone {sorted(unknown)[0]!r} is not in this rehearsal ({', '.join(drones)})")
+    try:
+        return {d: Faults(loss_pct=loss, outages=(tuple(outages[d]),) if d in outages else (),
+                          motor_failure_at_s=motors[d][0] if d in motors else None,
+                          battery_sag=tuple(sags[d]) if d in sags else None, seed=i)
+                for i, d in enumerate(drones)}
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+def _sim_docks(plan: Plan, n: int):
+    """The plan's docks with only the first `n` drones, taken round-robin across docks."""
+    total = sum(len(d.drones) for d in plan.docks)
+    if not 1 <= n <= total:
+        raise typer.BadParameter(f"--sim {n}: the plan's docks hold {total} drones; choose 1..{total}")
+    keep, depth = set(), 0
+    while len(keep) < n:
+        for dock in plan.docks:
+            if depth < len(dock.drones) and len(keep) < n:
+                keep.add(dock.drones[depth].id)
+        depth += 1
+    return [replace(d, drones=tuple(r for r in d.drones if r.id in keep)) for d in plan.docks]
+
+
+def fly(
+    plan_dir: Path = typer.Argument(..., help="directory holding plan.json (from `patrol plan CONFIG -o DIR`)"),
+    config: Path = typer.Option(None, "--config", help="city config whose drone endpoints to fly (real drones)"),
+    sim: int = typer.Option(0, "--sim", help="rehearse with N simulated drones instead of real ones"),
+    speed: float = typer.Option(20.0, "--speed", help="simulation time speed-up (with --sim)"),
+    max_sorties: int = typer.Option(0, "--max-sorties", help="fly only the first K sorties of the plan (0 = all)"),
+    loss: float = typer.Option(0.0, "--loss", help="simulated packet loss %, both directions"),
+    outage: list[str] = typer.Option([], "--outage", help="DRONE:START_S:DURATION_S link outage after arming"),
+    motor_failure: list[str] = typer.Option([], "--motor-failure", help="DRONE:SECONDS after arming"),
+    sag: list[str] = typer.Option([], "--sag", help="DRONE:SECONDS:FRACTION battery sag after arming"),
+    status_port: int = typer.Option(DEFAULT_STATUS_PORT, "--status-port", help="JSON status on 127.0.0.1 (0: off)"),
+    json_out: Path = typer.Option(None, "--json", help="write sortie outcomes, re-plans and link counters here"),
+) -> None:
+    """Fly a plan: upload, launch and watch every sortie; recover from low battery, lost links, failed drones."""
+    try:
+        plan = Plan.load(plan_dir)
+    except (FileNotFoundError, ValueError) as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(2) from None
+    if bool(sim) == bool(config):
+        raise typer.BadParameter("give exactly one of --sim N (rehearsal) or --config CITY (real drones)")
+    if max_sorties:
+        chosen = sorted(plan.sorties, key=lambda s: s.start_s or 0.0)[:max_sorties]
+        plan = replace(plan, sorties=chosen)
+    setup = None
+    if sim:
+        docks = _sim_docks(plan, sim)
+        ids = [r.id for d in docks for r in d.drones]
+        setup = SimSetup(speed=speed, faults=_faults(ids, loss, outage, motor_failure, sag))
+        known = set(ids)
+        plan = replace(plan, sorties=[s if s.drone_id in known else replace(s, drone_id=None) for s in plan.sorties])
+    else:
+        docks = load_or_exit(config).docks
+    live_holder: dict = {}
+
+    def show(controller) -> None:
+        async def refresh():
+            while True:
+                live_holder["live"].update(fleet_table(controller.snapshot()))
+                await asyncio.sleep(0.5)
+        asyncio.get_running_loop().create_task(refresh())
+
+    where = f"; status: http://127.0.0.1:{status_port}/status" if status_port else ""
+    console.print(f"飞行 Flying {len(plan.sorties)} sorties of plan {plan.name!r} "
+                  f"({'simulated ×' + format(speed, 'g') if sim else 'real drones'}){where}")
+    with Live(console=console, refresh_per_second=4) as live:
+        live_holder["live"] = live
+        try:
+            result = asyncio.run(run_fleet(plan, docks, sim=setup, settings=FleetSettings(),
+                                           status_port=status_port or None, on_start=show))
+        except OSError as err:
+            console.print(f"[red]cannot open a link or the status port: {err}[/]")
+            raise typer.Exit(1) from None
+    console.print(outcome_table(result))
+    console.print(f"照片 photos: {len(result.captures)} · 重规划 re-plans: {len(result.replans)} · "
+                  f"未飞 unflown: {', '.join(result.unflown) or 'none'} · 失效 failed drones: "
+                  f"{', '.join(result.failed_drones) or 'none'}")
+    if json_out:
+        json_out.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    if result.unflown or any(o.state in ("aborted", "failed") for o in result.outcomes):
+        raise typer.Exit(1)
+
+
+def status(
+    port: int = typer.Option(DEFAULT_STATUS_PORT, "--port", help="the controller's status port on 127.0.0.1"),
+    as_json: bool = typer.Option(False, "--json", help="print the raw JSON snapshot"),
+) -> None:
+    """Show the fleet as a running `patrol fly` sees it."""
+    url = f"http://127.0.0.1:{port}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            snap = json.loads(response.read())
+    except (urllib.error.URLError, OSError) as err:
+        console.print(f"[red]no controller answers at {url} ({err}); is `patrol fly` running with --status-port {port}?[/]")
+        raise typer.Exit(1) from None
+    if as_json:
+        console.print_json(data=snap)
+    else:
+        console.print(fleet_table(snap))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fly")(fly)
+    app.command("status")(status)

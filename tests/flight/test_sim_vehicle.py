@@ -1,0 +1,121 @@
+"""The simulated ArduCopter reproduces what ArduCopter 4.7 SITL does (facts listed in issue 4)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from flight.mavlink import commands
+from flight.mavlink import mission_protocol as mp
+from flight.mavlink.flavours import ARDUPILOT
+from flight.mavlink.mission_wire import home_item
+from flight.mission import MissionItem
+from flight.sim.faults import Faults
+from tests.flight.test_mavlink_mission import HOME_AMSL, LAT, LON, REL, one_vehicle
+
+TAKEOFF = MissionItem(command=mavlink.MAV_CMD_NAV_TAKEOFF, frame=REL, alt=30.0)
+RTL = MissionItem(command=mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, frame=mavlink.MAV_FRAME_MISSION)
+
+
+def hop(dlat: float) -> list[MissionItem]:
+    wp = MissionItem(command=mavlink.MAV_CMD_NAV_WAYPOINT, frame=REL, lat=LAT + dlat, lon=LON, alt=30.0)
+    return [home_item(LAT, LON, HOME_AMSL), TAKEOFF, wp, RTL]
+
+
+async def armed_in_guided(ch, sim):
+    while not sim.ekf_ready:
+        await asyncio.sleep(0.02)
+    await commands.set_mode(ch, ARDUPILOT, "GUIDED")
+    await commands.arm(ch)
+
+
+def test_mission_start_switches_to_auto_and_final_rtl_lands_inside_auto():
+    async def go():
+        async with one_vehicle(speed=40.0, ekf_ready_s=2.0) as (ch, sim, _):
+            await commands.set_message_interval(ch, mavlink.MAVLINK_MSG_ID_EXTENDED_SYS_STATE, 2.0)
+            await mp.upload(ch, hop(0.002))
+            await armed_in_guided(ch, sim)
+            await commands.mission_start(ch)
+            modes, landed_states, reached = set(), set(), []
+            while True:
+                msg = await ch.expect(["HEARTBEAT", "EXTENDED_SYS_STATE", "MISSION_ITEM_REACHED"], 30.0)
+                assert msg is not None
+                kind = msg.get_type()
+                if kind == "MISSION_ITEM_REACHED":
+                    reached.append(msg.seq)
+                elif kind == "EXTENDED_SYS_STATE":
+                    landed_states.add(msg.landed_state)
+                else:
+                    modes.add(ARDUPILOT.mode_name(msg.custom_mode))
+                    if reached and not msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED:
+                        return modes, landed_states, reached, sim.copter
+    modes, landed_states, reached, copter = asyncio.run(go())
+    assert "AUTO" in modes and "RTL" not in modes  # the RTL item flies in AUTO
+    assert reached == [1, 2, 3]
+    assert mavlink.MAV_LANDED_STATE_IN_AIR in landed_states and mavlink.MAV_LANDED_STATE_LANDING in landed_states
+    assert copter.alt == 0.0 and abs(copter.x - copter.home_x) < 1 and abs(copter.y - copter.home_y) < 1
+
+
+def test_gcs_failsafe_rtl_does_not_return_to_auto_when_link_comes_back():
+    async def go():
+        async with one_vehicle(speed=40.0, ekf_ready_s=2.0, gcs_failsafe_s=5.0,
+                               faults=Faults(outages=((20.0, 15.0),))) as (ch, sim, _):
+            await mp.upload(ch, hop(0.02))
+            await armed_in_guided(ch, sim)
+            await commands.mission_start(ch)
+
+            async def gcs_heartbeats():
+                while True:
+                    ch.send(ch.mav.heartbeat_encode(mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, 0))
+                    await ch.clock.sleep(1.0)
+            beat = asyncio.get_running_loop().create_task(gcs_heartbeats())
+            modes = []
+            while sim.copter.armed and sim.boot_s < 400:
+                msg = await ch.expect(["HEARTBEAT"], 5.0)
+                if msg is not None and (not modes or modes[-1] != ARDUPILOT.mode_name(msg.custom_mode)):
+                    modes.append(ARDUPILOT.mode_name(msg.custom_mode))
+            beat.cancel()
+            return modes, sim.copter
+    modes, copter = asyncio.run(go())
+    # the failsafe STATUSTEXT went out while the link was down; the GCS sees the mode change after
+    assert modes[-2:] == ["AUTO", "RTL"]
+    assert not copter.armed and copter.alt == 0.0 and abs(copter.y - copter.home_y) < 1
+
+
+def test_battery_failsafe_statustext_and_rtl_after_low_timer():
+    async def go():
+        async with one_vehicle(speed=40.0, ekf_ready_s=2.0, initial_soc=0.5,
+                               faults=Faults(battery_sag=(10.0, 0.35))) as (ch, sim, _):
+            await mp.upload(ch, hop(0.05))
+            await armed_in_guided(ch, sim)
+            await commands.mission_start(ch)
+            texts = []
+            sink = ch.link.sink
+            ch.link.sink = lambda lk, msg: (texts.append((sim.copter.t, msg.text))
+                                            if msg.get_type() == "STATUSTEXT" else None, sink(lk, msg))
+            sag_at = None
+            while sim.boot_s < 300 and not any(text == "Battery Failsafe" for _, text in texts):
+                if sag_at is None and sim.copter.battery.percent < 20:
+                    sag_at = sim.copter.t
+                await asyncio.sleep(0.005)
+            failsafe_at = next((t for t, text in texts if text == "Battery Failsafe"), None)
+            return texts, sim.copter.mode, failsafe_at - sag_at
+    texts, mode, delay = asyncio.run(go())
+    assert any(text.startswith("Battery 1 is low") for _, text in texts)
+    assert mode == "RTL"
+    assert delay >= 9.0  # BATT_LOW_TIMER 10 s (up to one step early)
+
+
+def test_upload_while_flying_with_motor_failure_ends_in_crash_and_silence():
+    async def go():
+        async with one_vehicle(speed=40.0, ekf_ready_s=2.0, faults=Faults(motor_failure_at_s=15.0)) as (ch, sim, _):
+            await mp.upload(ch, hop(0.05))
+            await armed_in_guided(ch, sim)
+            await commands.mission_start(ch)
+            crash = await ch.expect(["STATUSTEXT"], 60.0, lambda m: m.text.startswith("Crash"))
+            after = await ch.expect(["HEARTBEAT"], 5.0)
+            return crash, after, sim.copter
+    crash, after, copter = asyncio.run(go())
+    assert crash is not None and crash.severity == mavlink.MAV_SEVERITY_EMERGENCY
+    assert after is None and copter.crashed and not copter.armed
