@@ -15,7 +15,6 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.command("serve")(__import__("patrol.commands.serve_cmd", fromlist=["serve"]).serve)
-app.command("detect")(__import__("patrol.commands.detect_cmd", fromlist=["detect"]).detect)
 app.command("plan")(__import__("patrol.commands.plan_cmd", fromlist=["plan"]).plan)
 __import__("patrol.commands.fly_cmd", fromlist=["register"]).register(app)
 
