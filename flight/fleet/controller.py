@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections import defaultdict
 from typing import Callable
 
@@ -27,6 +28,7 @@ from flight.mavlink.clock import Clock
 from flight.mavlink.errors import MavlinkError
 from flight.mission import Sortie
 
+log = logging.getLogger(__name__)
 CaptureSink = Callable[[Capture], object]
 ACTIVE = (SortieState.LAUNCHED, SortieState.SURVEYING, SortieState.RETURNING)
 
@@ -312,7 +314,11 @@ class FleetController:
             leg = max(run.last_item, min(dl.state.last_reached - run.offset, len(run.sortie.items) - 1))
             self._capture_item[id(run)] = (leg, cap.pose.lat, cap.pose.lon)
         if self.on_capture is not None:
-            out = self.on_capture(cap)
+            try:
+                out = self.on_capture(cap)
+            except Exception:  # the consumer's bug must not cost us the rest of this datagram
+                log.exception("on_capture failed for %s image %s", cap.drone_id, cap.seq)
+                return
             if inspect.isawaitable(out):
                 self._spawn(out)
 

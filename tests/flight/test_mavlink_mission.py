@@ -14,7 +14,8 @@ from flight.mavlink import mission_protocol as mp
 from flight.mavlink.channel import Channel
 from flight.mavlink.clock import ScaledClock
 from flight.mavlink.errors import CommandFailed, MissionRejected
-from flight.mavlink.links import EndpointError, UdpLink, parse_endpoint
+from flight.mavlink.codec import Codec
+from flight.mavlink.links import EndpointError, TcpLink, UdpLink, parse_endpoint
 from flight.mavlink.mission_wire import differences, home_item
 from flight.mission import MissionItem
 from flight.sim.faults import Faults
@@ -192,3 +193,37 @@ def test_bad_endpoint_names_the_value(text, needle):
     with pytest.raises(EndpointError) as err:
         parse_endpoint(text)
     assert needle in str(err.value) and text in str(err.value)
+
+
+def test_tcp_link_decodes_a_stream_and_reconnects_after_the_vehicle_drops_it():
+    async def go():
+        sender = Codec(7, 1)
+        connections = []
+
+        async def vehicle(reader, writer):
+            connections.append(writer)
+            frame = sender.encode(sender.mav.heartbeat_encode(2, 3, 0, 0, 0))
+            writer.write(frame[:5])  # a frame split across TCP segments
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(frame[5:] + frame)
+            await writer.drain()
+            if len(connections) == 1:
+                writer.close()  # drop the first connection; the link must come back by itself
+
+        server = await asyncio.start_server(vehicle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        got = []
+        link = TcpLink(parse_endpoint(f"tcp:127.0.0.1:{port}"), lambda lk, msg: got.append(msg))
+        link.reconnect_s = 0.05
+        await link.open()
+        for _ in range(200):
+            if len(connections) >= 2 and len(got) >= 4:
+                break
+            await asyncio.sleep(0.02)
+        link.close()
+        server.close()
+        return got, connections
+    got, connections = asyncio.run(go())
+    assert len(connections) >= 2
+    assert len(got) >= 4 and all(m.get_type() == "HEARTBEAT" and m.get_srcSystem() == 7 for m in got)
