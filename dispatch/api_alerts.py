@@ -69,20 +69,27 @@ def alerts_geojson(dept: Dept, svc: Svc, f: Filter) -> JSONResponse:
 
 @router.get("/v1/alerts/{alert_id}", summary="One alert with its status history")
 def get_alert(alert_id: str, dept: Dept, svc: Svc) -> dict:
-    return svc.alert(dept.id, alert_id) or _raise(not_found(alert_id))
+    alert = svc.alert(dept.id, alert_id)
+    if alert is None:
+        raise not_found(alert_id)
+    return alert
 
 
 @router.get("/v1/alerts/{alert_id}/evidence.jpg", summary="The incident's best evidence photo")
 def evidence(alert_id: str, dept: Dept, svc: Svc) -> Response:
     jpeg = svc.evidence(dept.id, alert_id)
+    if jpeg is None and svc.alert(dept.id, alert_id) is None:
+        raise not_found(alert_id)
     if jpeg is None:
-        raise not_found(alert_id) if svc.alert(dept.id, alert_id) is None else HTTPException(404, "evidence: none sent")
+        raise HTTPException(404, "evidence: no photo came with this incident's sightings")
     return Response(jpeg, media_type="image/jpeg")
 
 
 @router.get("/v1/alerts/{alert_id}/cap.xml", summary="The alert as CAP 1.2 XML")
 def cap(alert_id: str, dept: Dept, svc: Svc) -> Response:
-    alert = svc.alert(dept.id, alert_id) or _raise(not_found(alert_id))
+    alert = svc.alert(dept.id, alert_id)
+    if alert is None:
+        raise not_found(alert_id)
     return Response(cap_xml(alert, f"dispatch@{svc.settings.public_url.split('://')[-1]}", svc.settings.clock()),
                     media_type="application/cap+xml")
 
@@ -90,7 +97,9 @@ def cap(alert_id: str, dept: Dept, svc: Svc) -> Response:
 @router.get("/v1/alerts/{alert_id}/deliveries", summary="Webhook delivery log: every attempt, code and time")
 def deliveries(alert_id: str, dept: Dept, svc: Svc) -> dict:
     log = svc.deliveries(dept.id, alert_id)
-    return {"deliveries": log if log is not None else _raise(not_found(alert_id))}
+    if log is None:
+        raise not_found(alert_id)
+    return {"deliveries": log}
 
 
 @router.get("/v1/dead-letters", summary="This department's webhook messages that were given up on")
@@ -104,14 +113,12 @@ def _transition(action: str):
             out = svc.transition(dept.id, alert_id, action, body.note if body else "")
         except TransitionRefused as exc:
             raise HTTPException(409, str(exc)) from None
-        return out or _raise(not_found(alert_id))
+        if out is None:
+            raise not_found(alert_id)
+        return out
     return handler
 
 
 for _action, _summary in (("ack", "Acknowledge (确认)"), ("resolve", "Resolve (已处理)"),
                           ("reject", "Reject as false positive (误报)")):
     router.add_api_route(f"/v1/alerts/{{alert_id}}/{_action}", _transition(_action), methods=["POST"], summary=_summary)
-
-
-def _raise(exc: HTTPException):
-    raise exc

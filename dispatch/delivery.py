@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
+from dispatch.batches import batches
 from dispatch.metrics import DispatchMetrics
 from dispatch.models import DeliveryAttemptRow, DeliveryRow
 from dispatch.settings import RetryPolicy
@@ -177,20 +178,7 @@ class DeliveryWorker:
 
     def _record_loop(self) -> None:
         """Write attempt outcomes, many per short transaction (bulk statements, one fsync)."""
-        while True:
-            first = self._outcomes.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < RECORD_BATCH:
-                try:
-                    nxt = self._outcomes.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._outcomes.put(None)
-                    break
-                batch.append(nxt)
+        for batch in batches(self._outcomes, RECORD_BATCH):
             decided = [self._decide(o) for o in batch]
             try:
                 with self.writers.begin() as s:

@@ -14,6 +14,7 @@ from typing import Callable
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from dispatch.batches import batches
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
 from dispatch.metrics import DispatchMetrics
@@ -90,20 +91,7 @@ class Ingestor:
         self._thread.join(timeout=10)
 
     def _commit_loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs = [first]
-            while len(jobs) < GROUP_MAX:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)
-                    break
-                jobs.append(nxt)
+        for jobs in batches(self._queue, GROUP_MAX):
             self._commit_group(jobs)
 
     def _commit_group(self, jobs: list[_Job]) -> None:
