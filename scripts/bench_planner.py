@@ -122,6 +122,16 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(SCENARIOS), help="run one scenario")
     args = ap.parse_args()
     results = [run(n, p) for n, p in SCENARIOS.items() if args.only in (None, n)]
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    Console(width=150).print(results_table(results))
+    for r in results:
+        print(f"{r['scenario']}: makespan baseline/planner = "
+              f"{r['baseline']['makespan_h'] / r['planner']['makespan_h']:.2f}x")
+
+
+def results_table(results: list[dict]) -> Table:
     table = Table(title="flight.planner vs QGC-style baseline (CPU seconds on one core)")
     for col in ("scenario", "planner", "plan s", "coverage", "makespan h", "lower bound h", "ratio", "sorties", "flight h"):
         table.add_column(col)
@@ -131,13 +141,7 @@ def main() -> None:
             table.add_row(r["scenario"], who, f"{m['plan_cpu_s']:.1f}", f"{m['coverage']:.2%}", f"{m['makespan_h']:.2f}",
                           f"{r['lower_bound_h']:.2f}", f"{m['ratio_to_lower_bound']:.2f}", str(m["sorties"]),
                           f"{m['flight_h']:.1f}")
-    Console(width=150).print(table)
-    for r in results:
-        print(f"{r['scenario']}: makespan baseline/planner = "
-              f"{r['baseline']['makespan_h'] / r['planner']['makespan_h']:.2f}x")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    return table
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shapely
 from pymavlink import mavutil
+from shapely import affinity
 from shapely.geometry import LineString, Polygon, box
 
 from detector.camera import CameraModel
@@ -30,7 +31,7 @@ SPEC = DroneSpec(cruise_speed_m_s=12.0, climb_rate_m_s=6.0, descent_rate_m_s=5.0
 
 def lonlat(metric_geom):
     """A shape drawn in metres around (LON0, LAT0) → lon/lat."""
-    return FRAME.to_lonlat(shapely.affinity.translate(metric_geom, X0, Y0))
+    return FRAME.to_lonlat(affinity.translate(metric_geom, X0, Y0))
 
 
 def zone(metric_geom, zid="z", altitude=100.0, front=0.3, side=0.3, priority=1) -> PatrolZone:
