@@ -21,7 +21,12 @@ class Channel:
     Replies that arrive in a burst (two datagrams before the waiting coroutine runs again) are
     kept briefly as unclaimed, so the next `expect` of the same transaction still sees them;
     each transaction starts with `begin()`, which forgets replies left over from earlier ones.
+
+    Timeouts are clock seconds, but never less than `min_real_timeout_s` of real time: a reply's
+    round trip does not shrink when a rehearsal runs the clock 60× faster.
     """
+
+    min_real_timeout_s = 0.25
 
     def __init__(self, link: Link, system_id: int, component_id: int, clock: Clock) -> None:
         self.link = link
@@ -63,7 +68,7 @@ class Channel:
         entry = (kinds, match, fut)
         self._waiters.append(entry)
         try:
-            return await self.clock.wait_for(fut, timeout_s)
+            return await self.clock.wait_for(fut, max(timeout_s, self.min_real_timeout_s * self.clock.speed))
         except asyncio.TimeoutError:
             return None
         finally:
