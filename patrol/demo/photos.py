@@ -1,0 +1,108 @@
+"""The photo stage of the demo: render what the camera saw, detect, post sightings to dispatch.
+
+Runs on its own thread so the simulated fleet keeps flying while photos are processed; each
+photo's outcome (sightings, or the error) is kept, and one bad photo never stops the rest.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from shapely.geometry.base import BaseGeometry
+
+from detector.capture import Capture
+from detector.detect import Detector
+from detector.synth.render import render_capture
+from detector.synth.world import World
+
+POST_RETRIES = 5
+
+
+@dataclass
+class PhotoStats:
+    photos: int = 0
+    errors: list[str] = field(default_factory=list)
+    sightings: int = 0
+    ready_at: dict[str, float] = field(default_factory=dict)  # photo path → time.time() when it existed
+    captures: list[Capture] = field(default_factory=list)
+    render_s: float = 0.0
+    detect_s: float = 0.0
+    post_s: float = 0.0
+
+
+class PhotoStage:
+    """Consumes Captures from the fleet: render → detect → POST /v1/sightings (batch, retried)."""
+
+    def __init__(self, world: World, detector: Detector, dispatch_url: str, photo_dir: Path,
+                 zone_mask: BaseGeometry, render_scale: float):
+        self.world, self.detector, self.zone_mask = world, detector, zone_mask
+        self.photo_dir, self.render_scale = photo_dir, render_scale
+        self.stats = PhotoStats()
+        self._queue: queue.Queue[Capture | None] = queue.Queue()
+        self._client = httpx.Client(base_url=dispatch_url, timeout=30.0)
+        self._thread = threading.Thread(target=self._run, name="photo-stage", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, capture: Capture) -> None:
+        """Called by the fleet controller for every camera trigger (any thread)."""
+        self._queue.put(capture)
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def finish(self) -> PhotoStats:
+        """Process what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+        self._client.close()
+        return self.stats
+
+    def _run(self) -> None:
+        while (trigger := self._queue.get()) is not None:
+            try:
+                self._process(trigger)
+            except (OSError, ValueError, httpx.HTTPError) as exc:
+                self.stats.errors.append(f"{trigger.drone_id}/{trigger.sortie_id}#{trigger.seq}: {exc}")
+
+    def _process(self, trigger: Capture) -> None:
+        t0 = time.perf_counter()
+        path = self.photo_dir / trigger.drone_id / f"{trigger.sortie_id}_{trigger.seq:05d}.jpg"
+        capture = render_capture(self.world, trigger.pose, trigger.camera, path, drone_id=trigger.drone_id,
+                                 sortie_id=trigger.sortie_id, seq=trigger.seq, time=trigger.time,
+                                 scale=self.render_scale)
+        self.stats.ready_at[str(path)] = time.time()
+        self.stats.captures.append(capture)
+        self.stats.photos += 1
+        t1 = time.perf_counter()
+        (result,) = self.detector.detect_batch([capture], self.zone_mask)
+        t2 = time.perf_counter()
+        self.stats.render_s += t1 - t0
+        self.stats.detect_s += t2 - t1
+        if not result.ok:
+            self.stats.errors.append(f"{path.name}: {result.error}")
+            return
+        if result.sightings:
+            self._post([s.to_json() for s in result.sightings])
+            self.stats.sightings += len(result.sightings)
+        self.stats.post_s += time.perf_counter() - t2
+
+    def _post(self, batch: list[dict]) -> None:
+        """Idempotent on each sighting's key, so retrying a post that may have landed is safe."""
+        for attempt in range(POST_RETRIES):
+            try:
+                resp = self._client.post("/v1/sightings", json=batch)
+                if resp.status_code < 500:
+                    resp.raise_for_status()
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2 * 2**attempt)
+        raise OSError(f"dispatch did not accept {len(batch)} sighting(s) after {POST_RETRIES} tries")

@@ -1,0 +1,220 @@
+"""The whole 综合飞一次 loop on one machine, on the embedded defaults.
+
+plan (flight.planner) → fly simulated drones over MAVLink/UDP (flight.fleet + flight.sim) →
+render each photo from the synthetic world at the camera's pose (detector.synth) → detect and
+georeference (detector) → POST sightings to a dispatch service started here (HTTP) → signed
+webhooks to one local receiver standing in for every department → score against what was planted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+from shapely.geometry import LineString
+from shapely.ops import unary_union
+
+from detector.detect import DEFAULT_MODEL, Detector
+from detector.synth.world import World
+from dispatch.app import create_app
+from dispatch.credentials import Credentials
+from dispatch.receiver import WebhookReceiver
+from dispatch.server import BackgroundServer
+from dispatch.settings import Settings
+from flight.fleet.api import run_fleet
+from flight.fleet.result import FleetResult
+from flight.mavlink.clock import ScaledClock
+from flight.planner import Plan, plan_patrol
+from flight.sim.faults import Faults
+from flight.sim.swarm import SimSetup
+from patrol.config import City, load_city
+from patrol.demo.area import demo_zones, nearest_docks
+from patrol.demo.live import live_view
+from patrol.demo.photos import PhotoStage, PhotoStats
+from patrol.demo.result import AlertRecord, DemoResult, FleetEvent
+from patrol.demo.truth import expected_department, planted_in
+from patrol.evaluation import Reported, score
+
+DELIVERY_WAIT_S = 60.0
+
+
+@dataclass
+class DemoOptions:
+    config: Path = Path("configs/quzhou.yaml")
+    area_km2: float = 1.0
+    drones: int = 3
+    speed: float = 40.0
+    seed: int = 7
+    render_scale: float = 0.5
+    battery_sag: bool = True
+    model: Path = DEFAULT_MODEL
+    work_dir: Path = Path("out/demo")
+    live: bool = True
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+
+def _timed(opts: DemoOptions, stage: str, t0: float) -> float:
+    now = time.perf_counter()
+    opts.stage_s[stage] = now - t0
+    return now
+
+
+def sag_victim(plan: Plan) -> tuple[str, Faults]:
+    """Battery sag on the drone with the longest first sortie, 40% into it: enough charge lost to
+    trip the battery failsafe, so its unflown rest must be re-planned onto another drone."""
+    firsts = {}
+    for s in sorted(plan.sorties, key=lambda s: (s.start_s or 0.0, s.id)):
+        firsts.setdefault(s.drone_id, s)
+    victim = max(firsts.values(), key=lambda s: (s.duration_s, s.id))
+    return victim.drone_id, Faults(battery_sag=(0.4 * victim.duration_s, 0.65))
+
+
+def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
+    console = console or Console()
+    t_start = t = time.perf_counter()
+    city = load_city(opts.config)
+    zones = demo_zones(city, opts.area_km2)
+    docks = nearest_docks(city, zones, opts.drones)
+    plan = plan_patrol(zones, city.no_fly, docks, name="demo")
+    t = _timed(opts, "plan", t)
+    console.print(f"planned {len(plan.sorties)} sorties over {len(zones)} zones "
+                  f"({sum(city.frame.area_km2(z.area) for z in zones):.2f} km²) for {len(docks)} drones")
+
+    world = World(seed=opts.seed, codes=tuple(sorted(city.taxonomy.codes)))
+    planted = planted_in(world, zones)
+    detector = Detector(opts.model, taxonomy_codes=city.taxonomy.codes)
+    clock = ScaledClock(opts.speed)
+    creds = Credentials.generate([d.id for d in city.departments])
+    receiver = WebhookReceiver({d: c.webhook_secret for d, c in creds.departments.items()})
+    receiver.start()
+    departments = tuple(replace(d, webhook_url=receiver.url_for(d.id)) for d in city.departments)
+    opts.work_dir.mkdir(parents=True, exist_ok=True)
+    db = opts.work_dir / "dispatch.db"
+    for stale in opts.work_dir.glob("dispatch.db*"):
+        stale.unlink()
+    settings = Settings(departments=departments, taxonomy=city.taxonomy, credentials=creds,
+                        database_url=f"sqlite:///{db}", city_name=f"{city.info.name} {city.info.name_en}",
+                        clock=clock.utc)
+    server = BackgroundServer(create_app(settings))
+    server.start()
+    zone_mask = unary_union([z.area for z in zones])
+    photos = PhotoStage(world, detector, server.url, opts.work_dir / "photos", zone_mask, opts.render_scale)
+    photos.start()
+    t = _timed(opts, "start services", t)
+    try:
+        fleet = asyncio.run(_fly(plan, docks, clock, photos, receiver, opts, console))
+        t = _timed(opts, "fly", t)
+        stats = photos.finish()
+        t = _timed(opts, "photos after landing", t)
+        _wait_delivered(server.url, creds.admin_token)
+        alerts = _collect_alerts(city, server.url, creds, receiver, stats)
+        t = _timed(opts, "deliver", t)
+    finally:
+        server.stop()
+        receiver.stop()
+    scores = score(planted, [Reported(a.incident_id, a.type, a.lon, a.lat) for a in alerts], city.frame)
+    return _result(city, zones, plan, fleet, stats, planted, alerts, scores, opts, time.perf_counter() - t_start, clock)
+
+
+async def _fly(plan: Plan, docks, clock: ScaledClock, photos: PhotoStage, receiver: WebhookReceiver,
+               opts: DemoOptions, console: Console) -> FleetResult:
+    faults = dict([sag_victim(plan)]) if opts.battery_sag else {}
+    sim = SimSetup(speed=opts.speed, faults=faults)
+    holder: dict = {}
+
+    def counters() -> dict[str, int]:
+        s = photos.stats
+        return {"photos processed 已处理照片": s.photos, "queued 排队": photos.backlog,
+                "sightings 目击": s.sightings, "alerts delivered 已推送告警": len(receiver.received)}
+
+    async def refresh(live: Live) -> None:
+        while True:
+            if "controller" in holder:
+                live.update(live_view(holder["controller"].snapshot, counters))
+            await asyncio.sleep(0.5)
+
+    with Live(console=console, refresh_per_second=4, transient=False) if opts.live else _NoLive() as live:
+        task = asyncio.create_task(refresh(live)) if opts.live else None
+        try:
+            return await run_fleet(plan, docks, clock=clock, sim=sim, on_capture=photos.submit,
+                                   on_start=lambda c: holder.setdefault("controller", c))
+        finally:
+            if task:
+                task.cancel()
+
+
+class _NoLive:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _wait_delivered(url: str, admin_token: str) -> None:
+    """Until dispatch's outbox holds nothing pending (bounded)."""
+    deadline = time.monotonic() + DELIVERY_WAIT_S
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=10) as client:
+        while time.monotonic() < deadline:
+            outbox = client.get("/v1/admin/stats").raise_for_status().json()["outbox"]
+            if not outbox.get("pending", 0) and not outbox.get("retrying", 0):
+                return
+            time.sleep(0.2)
+    raise TimeoutError(f"dispatch still had undelivered webhooks after {DELIVERY_WAIT_S:.0f} s: {outbox}")
+
+
+def _collect_alerts(city: City, url: str, creds: Credentials, receiver: WebhookReceiver,
+                    stats: PhotoStats) -> list[AlertRecord]:
+    """Each department's alerts as its own token sees them (refined positions), joined with the
+    webhook it received (for the photo → webhook time)."""
+    hooks = {r.payload["data"]["alert_id"]: r for r in receiver.received if r.payload.get("type") == "alert.created"}
+    out = []
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for dep in city.departments:
+            token = creds.departments[dep.id].token
+            listing = client.get("/v1/alerts", params={"limit": 500},
+                                 headers={"Authorization": f"Bearer {token}"}).raise_for_status().json()["alerts"]
+            for a in listing:
+                hook = hooks.get(a["alert_id"])
+                lon, lat = a["location"]["coordinates"]
+                ready = stats.ready_at.get((a.get("evidence") or {}).get("image_ref", ""), None)
+                out.append(AlertRecord(
+                    incident_id=str(a["incident_id"]), type=a["type"]["code"], lon=lon, lat=lat,
+                    department_id=hook.department_id if hook else "(no webhook)",
+                    expected_department_id=expected_department(city, a["type"]["code"], lon, lat),
+                    sightings=a["sighting_count"],
+                    photo_to_webhook_s=(hook.received_at - ready) if hook and ready else float("nan"),
+                ))
+    return out
+
+
+def _result(city, zones, plan, fleet: FleetResult, stats: PhotoStats, planted, alerts, scores,
+            opts: DemoOptions, total_s: float, clock: ScaledClock) -> DemoResult:
+    frame = city.frame
+    covered = fleet.covered(frame)
+    by_zone = {}
+    for z in zones:
+        zm = frame.to_metric(z.area)
+        by_zone[z.id] = zm.intersection(covered).area / zm.area
+    zone_total = sum(frame.to_metric(z.area).area for z in zones)
+    coverage = sum(by_zone[z.id] * frame.to_metric(z.area).area for z in zones) / zone_total
+    tracks = {d: LineString([(lon, lat) for _, lat, lon, _ in pts]) for d, pts in fleet.tracks.items() if len(pts) > 1}
+    events = [FleetEvent(0.0, r.drone_id, f"{r.reason}: sortie {r.from_sortie} stopped after item {r.last_item}; "
+                                          f"re-planned as {', '.join(r.new_sorties) or 'nothing'}") for r in fleet.replans]
+    footprints = [frame.to_lonlat(p) for p in fleet.footprints(frame).values()]
+    return DemoResult(
+        zones=zones, zone_km2=zone_total / 1e6, coverage=coverage, coverage_by_zone=by_zone, tracks=tracks,
+        footprints=footprints, docks=[(k.id, k.lon, k.lat) for k in nearest_docks(city, zones, opts.drones)],
+        planted=planted, alerts=alerts, scores=scores, photos=stats.photos, photo_errors=len(stats.errors),
+        sightings=stats.sightings, sorties_planned=len(plan.sorties),
+        sorties_flown=sum(o.state == "landed" for o in fleet.outcomes),
+        replanned_sorties=sum(len(r.new_sorties) for r in fleet.replans), events=events,
+        sim_time_s=clock.now(), stage_s=dict(opts.stage_s), total_s=total_s,
+        department_names={d.id: f"{d.name} ({d.name_en})" for d in city.departments},
+        type_names={t.code: t.label for t in city.taxonomy.types},
+    )
