@@ -79,7 +79,7 @@ def baseline(city):
             flight = Flight(dock.flyer.spec, tuple(xy[di]), z.altitude_agl_m)
             for p in pack(groups[di], flight, f"baseline {z.id}"):
                 sorties.append(make_sortie(f"{dock.id}.{z.id}.{len(sorties):04d}", dock, z.id, p.strips, p.duration_s,
-                                           p.sweep_s, survey, frame))
+                                           p.sweep_s, survey, frame, flight))
     # zones in config order, each dock's drones take sorties round-robin (no balancing across docks)
     makespan = assign(sorties, infos, {z.id: i for i, z in enumerate(city.zones)})
     coverage_num = coverage_den = 0.0

@@ -93,9 +93,9 @@ def _round(obj):
 
 
 def sortie_path(plan: Plan, sortie: Sortie) -> list[tuple[float, float]]:
-    """lon/lat of the flight path: dock, each strip's ends in flying order, dock."""
+    """lon/lat of the flight path: dock, every waypoint after take-off (detours included), dock."""
     dock = plan.dock(sortie.dock_id)
-    inner = [p for lane in sortie.lanes for p in (lane.start, lane.end)]
+    inner = [(it.lon, it.lat) for it in sortie.items[2:] if it.command == MAV.MAV_CMD_NAV_WAYPOINT]
     return [(dock.lon, dock.lat), *inner, (dock.lon, dock.lat)]
 
 

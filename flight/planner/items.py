@@ -16,6 +16,7 @@ from pymavlink import mavutil
 
 from detector.geo import MetricFrame
 from flight.mission import MissionItem, SurveyLane
+from flight.planner.sorties import Flight
 from flight.planner.strips import Strip
 
 MAV = mavutil.mavlink
@@ -32,8 +33,19 @@ def _trigger(distance_m: float) -> MissionItem:
 
 
 def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tuple[float, float],
-                  dock_alt_amsl: float, altitude_m: float) -> tuple[list[MissionItem], list[SurveyLane]]:
-    """Items and lane records for strips flown in the given order and direction."""
+                  dock_alt_amsl: float, flight: Flight) -> tuple[list[MissionItem], list[SurveyLane]]:
+    """Items and lane records for strips flown in the given order and direction.
+
+    Legs that would cross no-fly airspace get turn waypoints around it (`flight.via`), the
+    last one before RTL too, so the straight return home is clear.
+    """
+    altitude_m = flight.altitude_m
+
+    def detour(p: tuple[float, float], q: tuple[float, float]) -> None:
+        for x, y in flight.via(p, q):
+            lon, lat = frame.inverse(x, y)
+            items.append(_waypoint(float(lat), float(lon), altitude_m))
+
     x0 = np.array([s.x0 for s in strips])
     y0 = np.array([s.y0 for s in strips])
     x1 = np.array([s.x1 for s in strips])
@@ -50,7 +62,10 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
         MissionItem(MAV.MAV_CMD_NAV_TAKEOFF, MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, lat=lat_d, lon=lon_d, alt=altitude_m),
     ]
     lanes: list[SurveyLane] = []
+    here = flight.dock_xy
     for i, s in enumerate(strips):
+        detour(here, (s.x0, s.y0))
+        here = (s.x1, s.y1)
         first = len(items)
         items.append(_waypoint(float(lat0[i]), float(lon0[i]), altitude_m))
         items.append(_trigger(s.spacing if s.photos > 1 else 1.0))
@@ -59,5 +74,6 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
         items.append(_trigger(0.0))
         lanes.append(SurveyLane(first, len(items) - 1, (float(lon0[i]), float(lat0[i])),
                                 (float(lon1[i]), float(lat1[i])), s.photos, s.spacing))
+    detour(here, flight.dock_xy)
     items.append(MissionItem(MAV.MAV_CMD_NAV_RETURN_TO_LAUNCH, MAV.MAV_FRAME_MISSION))
     return items, lanes

@@ -74,6 +74,7 @@ class Plan:
     farthest_round_trip_s: float
     revision: int = 0
     notes: list[str] = field(default_factory=list)
+    no_fly: list[dict] = field(default_factory=list)  # GeoJSON geometries (lon/lat) legs are routed around
 
     @property
     def ratio(self) -> float:
@@ -110,7 +111,8 @@ class Plan:
                  for d in data["docks"]]
         sorties = [_sortie(s) for s in data["sorties"]]
         zones = [ZoneReport(**z) for z in data["zones"]]
-        keys = ("name", "epsg", "makespan_s", "lower_bound_s", "sweep_s", "farthest_round_trip_s", "revision", "notes")
+        keys = ("name", "epsg", "makespan_s", "lower_bound_s", "sweep_s", "farthest_round_trip_s", "revision", "notes",
+                "no_fly")
         return cls(docks=docks, sorties=sorties, zones=zones, **{k: data[k] for k in keys})
 
     def save(self, directory: str | Path) -> Path:

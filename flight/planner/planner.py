@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry import Point
+from shapely.geometry import Point, mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from detector.geo import MetricFrame
 from flight.assets import Dock, NoFlyZone, PatrolZone
 from flight.mission import Sortie
+from flight.planner.airspace import Airspace
 from flight.planner.cover import strips_for_area
 from flight.planner.errors import PlanningError
 from flight.planner.footprints import covered_share
@@ -39,13 +40,22 @@ class _Site:
     info: DockInfo
     xy: tuple[float, float]
     flyer: DroneInfo
+    airspace: Airspace | None = None
 
     def flight(self, altitude_m: float) -> Flight:
-        return Flight(self.flyer.spec, self.xy, altitude_m)
+        return Flight(self.flyer.spec, self.xy, altitude_m, self.airspace)
 
     def reach_m(self, altitude_m: float) -> float:
         f = self.flight(altitude_m)
         return max(0.0, (f.spec.flight_budget_s - f.vertical_s) * f.speed / 2.0)
+
+
+def airspace_near(no_fly_m: BaseGeometry | None, xy: tuple[float, float], dock: DockInfo) -> Airspace | None:
+    """The no-fly airspace a dock's sorties could meet (within one battery's range), if any."""
+    if no_fly_m is None:
+        return None
+    near = no_fly_m.intersection(Point(xy).buffer(dock.flyer.spec.flight_budget_s * dock.flyer.spec.cruise_speed_m_s / 2))
+    return Airspace(near) if not near.is_empty else None
 
 
 def dock_info(dock: Dock) -> DockInfo:
@@ -66,13 +76,13 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
     if not any(d.drones for d in infos):
         raise PlanningError("plan", "docks", [d.id for d in docks], "no dock has a drone", "docks with drones")
     frame = MetricFrame.for_geometry(unary_union([z.area for z in zones]))
+    no_fly_m = unary_union([frame.to_metric(n.area) for n in no_fly]) if no_fly else None
     sites = []
     for d in infos:
         if d.drones:
             x, y = frame.forward(d.lon, d.lat)
-            sites.append(_Site(d, (float(x), float(y)), d.flyer))
+            sites.append(_Site(d, (float(x), float(y)), d.flyer, airspace_near(no_fly_m, (float(x), float(y)), d)))
     surveys = {(s.info.id, z.id): survey_for(z, s.flyer.camera, s.flyer.spec) for z in zones for s in sites}
-    no_fly_m = unary_union([frame.to_metric(n.area) for n in no_fly]) if no_fly else None
     areas = [_coverage_area(frame.to_metric(z.area), no_fly_m) for z in zones]
     for z, area in zip(zones, areas):
         _check_reach(z, area, sites, frame)
@@ -82,7 +92,7 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
     sorties = _balanced_sorties(list(zones), areas, sites, surveys, frame, no_fly_m, bounds, rounds)
     makespan = assign(sorties, infos, priority)
     centres, _ = grid_work([WorkArea(a, 1.0) for a in areas], bounds)
-    return _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres)
+    return _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres, no_fly)
 
 
 def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFrame, no_fly_m, bounds,
@@ -174,13 +184,13 @@ def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[t
         strips = strips_for_area(piece, site.xy, survey, flight.speed, flight.spec.turn_time_s, no_fly_m)
         for k, packed in enumerate(pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")):
             out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
-                                   packed.duration_s, packed.sweep_s, survey, frame))
+                                   packed.duration_s, packed.sweep_s, survey, frame, flight))
     return out
 
 
 def make_sortie(sortie_id: str, dock: DockInfo, zone_id: str, strips, duration_s: float, sweep_s: float,
-                survey: Survey, frame: MetricFrame) -> Sortie:
-    items, lanes = mission_items(strips, frame, (dock.lon, dock.lat), dock.alt_amsl_m, survey.altitude_m)
+                survey: Survey, frame: MetricFrame, flight: Flight) -> Sortie:
+    items, lanes = mission_items(strips, frame, (dock.lon, dock.lat), dock.alt_amsl_m, flight)
     return Sortie(
         id=sortie_id, dock_id=dock.id, zone_id=zone_id, items=items, duration_s=round(duration_s, 3),
         photo_count=sum(s.photos for s in strips), trigger_distance_m=round(survey.trigger_m, 3),
@@ -200,7 +210,7 @@ def _drone_time(sorties: list[Sortie], sites: list[_Site]) -> np.ndarray:
     return total / np.array([len(s.info.drones) for s in sites])
 
 
-def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres) -> Plan:
+def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres, no_fly) -> Plan:
     sweep = sum(s.sweep_s for s in sorties)
     round_trip = 0.0
     for z, a in zip(zones, areas):
@@ -224,5 +234,6 @@ def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres)
             revisit_ok=makespan <= z.revisit_period_h * 3600.0,
         ))
     return Plan(name=name, epsg=frame.epsg, docks=infos, sorties=sorties, zones=reports,
+                no_fly=[mapping(n.area) for n in no_fly],
                 makespan_s=round(makespan, 1), lower_bound_s=round(lower_bound_s(sweep, infos, round_trip), 1),
                 sweep_s=round(sweep, 1), farthest_round_trip_s=round(round_trip, 1))

@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
 from detector.geo import MetricFrame
 from flight.mission import Sortie
 from flight.planner.errors import PlanningError
 from flight.planner.plan import DockInfo, Plan
-from flight.planner.planner import make_sortie
+from flight.planner.planner import airspace_near, make_sortie
 from flight.planner.schedule import assign, lower_bound_s, recharge_s
 from flight.planner.sorties import Flight, pack
 from flight.planner.strips import Strip
@@ -99,6 +103,7 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
     for s in kept:
         load[s.dock_id] += s.duration_s + recharge_s(s.duration_s, plan.dock(s.dock_id), plan.dock(s.dock_id).flyer)
     drones = {d.id: sum(1 for r in d.drones if r.id in ready) for d in plan.docks if d.id in staffed}
+    no_fly_m = (shapely.union_all([frame.to_metric(shape(g)) for g in plan.no_fly]) if plan.no_fly else None)
     fresh: list[Sortie] = []
     for s, lanes in leftovers:
         if not lanes:
@@ -117,7 +122,7 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
         error: PlanningError | None = None
         for dock in order:
             try:
-                new = _packed(s, strips, dock, survey, frame, plan.revision + 1)
+                new = _packed(s, strips, dock, survey, frame, plan.revision + 1, no_fly_m)
             except PlanningError as err:
                 error = err
                 continue
@@ -130,12 +135,14 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
 
 
 def _packed(s: Sortie, strips: list[Strip], dock: DockInfo, survey: Survey, frame: MetricFrame,
-            revision: int) -> list[Sortie]:
+            revision: int, no_fly_m: BaseGeometry | None) -> list[Sortie]:
     x, y = frame.forward(dock.lon, dock.lat)
-    flight = Flight(dock.flyer.spec, (float(x), float(y)), s.altitude_agl_m)
+    xy = (float(x), float(y))
+    flight = Flight(dock.flyer.spec, xy, s.altitude_agl_m, airspace_near(no_fly_m, xy, dock))
     out = []
     for k, p in enumerate(pack(strips, flight, f"remainder of sortie {s.id!r} from dock {dock.id!r}")):
-        new = make_sortie(f"{s.id}~r{revision}.{k}", dock, s.zone_id, p.strips, p.duration_s, p.sweep_s, survey, frame)
+        new = make_sortie(f"{s.id}~r{revision}.{k}", dock, s.zone_id, p.strips, p.duration_s, p.sweep_s, survey,
+                          frame, flight)
         new.meta["replaces"] = s.id
         out.append(new)
     return out

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from flight.assets import DroneSpec
+from flight.planner.airspace import Airspace
 from flight.planner.errors import PlanningError
 from flight.planner.strips import Strip
 
@@ -25,6 +26,7 @@ class Flight:
     spec: DroneSpec
     dock_xy: tuple[float, float]
     altitude_m: float
+    airspace: Airspace | None = None  # no-fly airspace within reach, to route legs around
 
     @property
     def speed(self) -> float:
@@ -34,8 +36,15 @@ class Flight:
     def vertical_s(self) -> float:
         return self.altitude_m / self.spec.climb_rate_m_s + self.altitude_m / self.spec.descent_rate_m_s
 
+    def leg_m(self, p: tuple[float, float], q: tuple[float, float]) -> float:
+        """Length of the flown leg from p to q: straight, or around no-fly airspace."""
+        return self.airspace.length(p, q) if self.airspace is not None else math.dist(p, q)
+
+    def via(self, p: tuple[float, float], q: tuple[float, float]) -> list[tuple[float, float]]:
+        return self.airspace.via(p, q) if self.airspace is not None else []
+
     def to_dock_s(self, x: float, y: float) -> float:
-        return math.hypot(x - self.dock_xy[0], y - self.dock_xy[1]) / self.speed
+        return self.leg_m((x, y), self.dock_xy) / self.speed
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,12 @@ class Packed:
 def sortie_time(strips: list[Strip], flight: Flight) -> tuple[float, float]:
     """(duration, sweep) seconds of flying `strips` in order from the dock and back."""
     v, turn = flight.speed, flight.spec.turn_time_s
-    t = flight.vertical_s + flight.to_dock_s(strips[0].x0, strips[0].y0)
+    t = flight.vertical_s + flight.leg_m(flight.dock_xy, (strips[0].x0, strips[0].y0)) / v
     sweep = 0.0
     for i, s in enumerate(strips):
         if i:
             p = strips[i - 1]
-            t += math.hypot(s.x0 - p.x1, s.y0 - p.y1) / v + turn
+            t += flight.leg_m((p.x1, p.y1), (s.x0, s.y0)) / v + turn
         sweep += s.length / v
         t += s.length / v
     return t + flight.to_dock_s(strips[-1].x1, strips[-1].y1), sweep
@@ -101,7 +110,7 @@ def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
         for s in todo[i:]:
             if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
                 s = s.reversed()
-            t_next = t + math.hypot(s.x0 - pos[0], s.y0 - pos[1]) / v + (turn if flown else 0.0) + s.length / v
+            t_next = t + flight.leg_m(pos, (s.x0, s.y0)) / v + (turn if flown else 0.0) + s.length / v
             total = t_next + flight.to_dock_s(s.x1, s.y1)
             if total > budget:
                 break

@@ -17,7 +17,7 @@ from detector.camera import CameraModel
 from detector.geo import MetricFrame
 from flight.assets import Dock, Drone, DroneSpec, NoFlyZone, PatrolZone
 from flight.planner import Plan, PlanningError, plan_patrol, replan, survey_for
-from flight.planner.exports import geojson, qgc_plan, wpl, write_exports
+from flight.planner.exports import geojson, qgc_plan, sortie_path, wpl, write_exports
 from flight.planner.footprints import footprint_polygons
 
 MAV = mavutil.mavlink
@@ -121,6 +121,22 @@ def test_no_fly_strip_is_cut_out_and_never_entered():
     frame = MetricFrame(plan.epsg)
     banned = frame.to_metric(strip.area)
     assert all(not line.intersects(banned) for line in lane_lines(plan, frame))
+
+
+def test_legs_to_and_between_strips_go_around_no_fly_airspace():
+    z = zone(box(3000, -1500, 6000, 1500), "beyond")
+    tower = NoFlyZone("nf", "tower", lonlat(shapely.Point(1500, 0).buffer(700)))
+    plan = plan_patrol([z], [tower], docks_at((0, 0)))
+    frame = MetricFrame(plan.epsg)
+    banned = frame.to_metric(tower.area)
+    detoured = 0
+    for s in plan.sorties:
+        path = LineString([frame.forward(lon, lat) for lon, lat in sortie_path(plan, s)])
+        assert not path.intersects(banned)
+        detoured += len([i for i in s.items if i.command == MAV.MAV_CMD_NAV_WAYPOINT]) - 1 > 2 * len(s.lanes)
+        assert s.duration_s <= SPEC.flight_budget_s
+    assert detoured  # the straight way out crosses the tower, so some sorties must go round it
+    assert coverage(plan, [z])["beyond"] >= 0.995
 
 
 def test_forty_km_wide_zone_with_a_dock_row_is_covered():

@@ -1,0 +1,86 @@
+"""Legs that go around no-fly airspace: straight when clear, else the shortest way round.
+
+Strips are already kept out of no-fly zones; this routes what joins them (dock → first strip,
+strip → strip, last strip → dock). The way round runs over the corners of each zone's convex
+hull, grown by a margin, so it never cuts a corner of the zone; the shortest such path is
+found with Dijkstra over a visibility graph (a few dozen nodes per zone).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
+
+from flight.planner.strips import NO_FLY_MARGIN_M
+
+HULL_TOLERANCE_M = 5.0
+
+Point2 = tuple[float, float]
+
+
+class Airspace:
+    """No-fly airspace in metres, with leg routing around it."""
+
+    def __init__(self, no_fly: BaseGeometry):
+        # half the strips' margin: a strip ends NO_FLY_MARGIN_M out, so legs from it start clear
+        self.block = no_fly.buffer(NO_FLY_MARGIN_M / 2)
+        shapely.prepare(self.block)
+        corners = []
+        for part in shapely.get_parts(no_fly):
+            hull = part.buffer(2 * NO_FLY_MARGIN_M + HULL_TOLERANCE_M).convex_hull.simplify(HULL_TOLERANCE_M)
+            corners.extend(list(hull.exterior.coords)[:-1])
+        self.corners = [(float(x), float(y)) for x, y in corners]
+        self._cache: dict[tuple[Point2, Point2], list[Point2]] = {}
+
+    def clear(self, p: Point2, q: Point2) -> bool:
+        return not self.block.intersects(LineString([p, q]))
+
+    def via(self, p: Point2, q: Point2) -> list[Point2]:
+        """Turn points between p and q (empty when the straight leg is clear)."""
+        if self.clear(p, q):
+            return []
+        key = (p, q)
+        if key not in self._cache:
+            self._cache[key] = self._shortest(p, q)
+        return self._cache[key]
+
+    def length(self, p: Point2, q: Point2) -> float:
+        pts = [p, *self.via(p, q), q]
+        return sum(math.dist(a, b) for a, b in zip(pts, pts[1:]))
+
+    def _shortest(self, p: Point2, q: Point2) -> list[Point2]:
+        nodes = [p, q, *self.corners]
+        xy = np.array(nodes)
+        i, j = np.triu_indices(len(nodes), 1)
+        lines = shapely.linestrings(np.stack([xy[i], xy[j]], 1))
+        ok = ~shapely.intersects(lines, self.block)
+        graph: dict[int, list[tuple[int, float]]] = {}
+        for a, b in zip(i[ok].tolist(), j[ok].tolist()):
+            d = math.dist(nodes[a], nodes[b])
+            graph.setdefault(a, []).append((b, d))
+            graph.setdefault(b, []).append((a, d))
+        best = {0: 0.0}
+        prev: dict[int, int] = {}
+        heap = [(0.0, 0)]
+        while heap:
+            d, a = heapq.heappop(heap)
+            if a == 1:
+                break
+            if d > best.get(a, math.inf):
+                continue
+            for b, w in graph.get(a, []):
+                if d + w < best.get(b, math.inf):
+                    best[b], prev[b] = d + w, a
+                    heapq.heappush(heap, (d + w, b))
+        if 1 not in prev:
+            return []  # boxed in (the leg starts or ends inside the margin): leave it straight
+        path, a = [], prev[1]
+        while a != 0:
+            path.append(nodes[a])
+            a = prev[a]
+        return path[::-1]
