@@ -11,7 +11,7 @@ from dispatch.departments import Department
 from dispatch.taxonomy import Taxonomy
 from flight.assets import Dock, Drone, DroneSpec, NoFlyZone, PatrolZone
 from patrol.config.geometry import Area
-from patrol.config.schema import CityInfo
+from patrol.config.schema import CityInfo, OperationsEntry
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class City:
     docks: tuple[Dock, ...]
     zones: tuple[PatrolZone, ...]
     no_fly: tuple[NoFlyZone, ...]
+    operations: OperationsEntry
+
+    def resolve(self, relative: str) -> Path:
+        """A path written in the config, relative to the config file's folder."""
+        return (self.source.parent / relative).resolve()
 
     @property
     def frame(self) -> MetricFrame:

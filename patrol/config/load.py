@@ -136,7 +136,7 @@ def load_city(path: str | Path) -> City:
     if issues:
         raise ConfigError(issues)
     return City(path, raw.city, taxonomy, districts, tuple(departments), dict(cameras), dict(specs),
-                tuple(docks), tuple(zones), tuple(no_fly))
+                tuple(docks), tuple(zones), tuple(no_fly), raw.operations)
 
 
 def _cross_checks(path, raw, departments, docks, zones, no_fly) -> list[ConfigIssue]:

@@ -104,6 +104,15 @@ class CityInfo(Strict):
     base_map_tiles: str | None = Field(None, description="XYZ tile URL template for the HTML map, e.g. a local tile server")
 
 
+class OperationsEntry(Strict):
+    """How `patrol run` reaches the rest of the system in production."""
+
+    dispatch_url: str = Field("http://127.0.0.1:8600", description="base URL of the dispatch service")
+    photos_dir: str = Field("photos", description="folder the docks sync photos into, one sub-folder per drone id")
+    photo_wait_s: float = Field(120.0, gt=0, description="how long to wait for a photo after its trigger")
+    model: str | None = Field(None, description="detector model card (YAML); default: the shipped model")
+
+
 class CityFile(Strict):
     """Top level of configs/<city>.yaml."""
 
@@ -116,3 +125,4 @@ class CityFile(Strict):
     docks: list[DockEntry] = Field(min_length=1)
     patrol_zones: list[ZoneEntry] = Field(min_length=1)
     no_fly_zones: list[NoFlyEntry] = []
+    operations: OperationsEntry = OperationsEntry()

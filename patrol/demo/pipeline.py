@@ -35,10 +35,11 @@ from flight.sim.swarm import SimSetup
 from patrol.config import City, load_city
 from patrol.demo.area import demo_zones, nearest_docks
 from patrol.demo.live import live_view
-from patrol.demo.photos import PhotoStage, PhotoStats
 from patrol.demo.result import AlertRecord, DemoResult, FleetEvent
 from patrol.demo.truth import expected_department, planted_in
 from patrol.evaluation import Reported, score
+from patrol.pipeline.photos import PhotoStage, PhotoStats
+from patrol.pipeline.sources import SyntheticCamera
 
 DELIVERY_WAIT_S = 60.0
 
@@ -103,7 +104,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     server = BackgroundServer(create_app(settings))
     server.start()
     zone_mask = unary_union([z.area for z in zones])
-    photos = PhotoStage(world, detector, server.url, opts.work_dir / "photos", zone_mask, opts.render_scale)
+    camera = SyntheticCamera(world, opts.work_dir / "photos", opts.render_scale)
+    photos = PhotoStage(camera, detector, server.url, zone_mask)
     photos.start()
     t = _timed(opts, "start services", t)
     try:

@@ -1,7 +1,7 @@
-"""The photo stage of the demo: render what the camera saw, detect, post sightings to dispatch.
+"""The photo stage: fetch what the camera saw, detect, post sightings to dispatch.
 
-Runs on its own thread so the simulated fleet keeps flying while photos are processed; each
-photo's outcome (sightings, or the error) is kept, and one bad photo never stops the rest.
+Runs on its own thread so the fleet keeps flying while photos are processed; each photo's
+outcome (sightings, or the error) is kept, and one bad photo never stops the rest.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Callable
 
 import httpx
 from shapely.geometry.base import BaseGeometry
 
 from detector.capture import Capture
 from detector.detect import Detector
-from detector.synth.render import render_capture
-from detector.synth.world import World
 
 POST_RETRIES = 5
 
@@ -30,18 +28,17 @@ class PhotoStats:
     sightings: int = 0
     ready_at: dict[str, float] = field(default_factory=dict)  # photo path → time.time() when it existed
     captures: list[Capture] = field(default_factory=list)
-    render_s: float = 0.0
+    fetch_s: float = 0.0
     detect_s: float = 0.0
     post_s: float = 0.0
 
 
 class PhotoStage:
-    """Consumes Captures from the fleet: render → detect → POST /v1/sightings (batch, retried)."""
+    """Consumes camera triggers from the fleet: fetch pixels → detect → POST /v1/sightings (retried)."""
 
-    def __init__(self, world: World, detector: Detector, dispatch_url: str, photo_dir: Path,
-                 zone_mask: BaseGeometry, render_scale: float):
-        self.world, self.detector, self.zone_mask = world, detector, zone_mask
-        self.photo_dir, self.render_scale = photo_dir, render_scale
+    def __init__(self, source: Callable[[Capture], Capture], detector: Detector, dispatch_url: str,
+                 zone_mask: BaseGeometry | None):
+        self.source, self.detector, self.zone_mask = source, detector, zone_mask
         self.stats = PhotoStats()
         self._queue: queue.Queue[Capture | None] = queue.Queue()
         self._client = httpx.Client(base_url=dispatch_url, timeout=30.0)
@@ -74,17 +71,14 @@ class PhotoStage:
 
     def _process(self, trigger: Capture) -> None:
         t0 = time.perf_counter()
-        path = self.photo_dir / trigger.drone_id / f"{trigger.sortie_id}_{trigger.seq:05d}.jpg"
-        capture = render_capture(self.world, trigger.pose, trigger.camera, path, drone_id=trigger.drone_id,
-                                 sortie_id=trigger.sortie_id, seq=trigger.seq, time=trigger.time,
-                                 scale=self.render_scale)
-        self.stats.ready_at[str(path)] = time.time()
+        capture = self.source(trigger)
+        self.stats.ready_at[str(capture.image)] = time.time()
         self.stats.captures.append(capture)
         self.stats.photos += 1
         t1 = time.perf_counter()
         (result,) = self.detector.detect_batch([capture], self.zone_mask)
         t2 = time.perf_counter()
-        self.stats.render_s += t1 - t0
+        self.stats.fetch_s += t1 - t0
         self.stats.detect_s += t2 - t1
         if not result.ok:
             self.stats.errors.append(f"{path.name}: {result.error}")

@@ -1,0 +1,64 @@
+"""`patrol run CONFIG`: the production loop — fly the real drones, detect on their photos, report to dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+console = Console()
+
+
+def run(
+    config: Path = typer.Argument(..., help="city config YAML (drone endpoints, operations.dispatch_url, photos_dir)"),
+    plan_dir: Path = typer.Option(None, "--plan", help="plan folder from `patrol plan`; default: plan the whole city now"),
+    status_port: int = typer.Option(8765, help="serve the fleet's state on 127.0.0.1 for `patrol status`"),
+) -> None:
+    """Fly the plan with the drones in CONFIG; every photo is detected and its sightings posted to dispatch."""
+    from detector.detect import DEFAULT_MODEL, Detector
+    from flight.fleet.api import run_fleet
+    from flight.planner import Plan, plan_patrol
+    from patrol.commands.config_cmd import load_or_exit
+    from patrol.commands.fly_cmd import fleet_table
+    from patrol.pipeline.photos import PhotoStage
+    from patrol.pipeline.sources import DirectoryCamera
+    from shapely.ops import unary_union
+
+    city = load_or_exit(config)
+    ops = city.operations
+    plan = Plan.load(plan_dir) if plan_dir else plan_patrol(city.zones, city.no_fly, city.docks, name=city.info.name_en)
+    detector = Detector(city.resolve(ops.model) if ops.model else DEFAULT_MODEL, taxonomy_codes=city.taxonomy.codes)
+    camera = DirectoryCamera(city.resolve(ops.photos_dir), ops.photo_wait_s)
+    photos = PhotoStage(camera, detector, ops.dispatch_url, unary_union([z.area for z in city.zones]))
+    photos.start()
+    console.print(f"flying {len(plan.sorties)} sorties with {len(city.drones)} drones; photos from {camera.root}; "
+                  f"sightings to {ops.dispatch_url}")
+
+    async def fly():
+        holder = {}
+        with Live(console=console, refresh_per_second=2) as live:
+            async def refresh():
+                while True:
+                    if "c" in holder:
+                        live.update(fleet_table(holder["c"].snapshot()))
+                    await asyncio.sleep(0.5)
+
+            task = asyncio.create_task(refresh())
+            try:
+                return await run_fleet(plan, list(city.docks), status_port=status_port,
+                                       on_capture=photos.submit, on_start=lambda c: holder.setdefault("c", c))
+            finally:
+                task.cancel()
+
+    result = asyncio.run(fly())
+    stats = photos.finish()
+    console.print(f"landed: {sum(o.state == 'landed' for o in result.outcomes)}/{len(result.outcomes)} sorties · "
+                  f"photos {stats.photos} · sightings posted {stats.sightings} · photo errors {len(stats.errors)}")
+    for err in stats.errors[:20]:
+        console.print(f"  [red]•[/] {err}", highlight=False)
+    if result.unflown:
+        console.print(f"[yellow]unflown sorties:[/] {', '.join(result.unflown)}")
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""The production pipeline's stages, shared by `patrol run` (real drones) and `patrol demo` (simulated)."""

@@ -1,0 +1,32 @@
+"""Photo sources: a dock's synced folder is matched to camera triggers by image index."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from detector.camera import CameraModel
+from detector.capture import CameraPose, Capture
+from patrol.pipeline.sources import DirectoryCamera
+
+CAM = CameraModel(17.3, 13.0, 12.29, 5280, 3956)
+
+
+def trigger(seq: int) -> Capture:
+    return Capture(None, datetime(2026, 11, 27, tzinfo=timezone.utc), CameraPose(28.95, 118.87, 100.0, 170.0),
+                   CAM, "uav-01", "s-1", seq)
+
+
+def test_finds_the_photo_by_index(tmp_path):
+    folder = tmp_path / "uav-01"
+    folder.mkdir()
+    for name in ("DJI_0041.JPG", "DJI_0042.JPG", "DJI_0042.DNG", "notes.txt"):
+        (folder / name).write_bytes(b"x")
+    got = DirectoryCamera(tmp_path, wait_s=1)(trigger(42))
+    assert got.image == folder / "DJI_0042.JPG" and got.seq == 42 and got.pose == trigger(42).pose
+
+
+def test_missing_photo_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"photo #7 of uav-01 not in .*uav-01"):
+        DirectoryCamera(tmp_path, wait_s=0.2, poll_s=0.05)(trigger(7))
