@@ -53,12 +53,12 @@ class IncidentMatcher:
         return IncidentRow(
             type=s.type, status="open", first_seen=s.time, last_seen=s.time, sighting_count=1,
             lat=s.lat, lon=s.lon, uncertainty_m=max(s.uncertainty_m, 1.0),
-            sum_w=w, sum_wx=w * x, sum_wy=w * y, best_sighting_id=None,
+            sum_w=w, sum_wx=w * x, sum_wy=w * y, best_sighting_key=s.key,
             best_confidence=s.confidence if s.evidence_jpeg is not None else -1.0,
         )
 
-    def join(self, inc: IncidentRow, s: SightingRow, x: float, y: float) -> bool:
-        """Fold a sighting (at x, y metres) into an incident; True if it became the incident's best evidence."""
+    def join(self, inc: IncidentRow, s: SightingRow, x: float, y: float) -> None:
+        """Fold a sighting (at x, y metres) into an incident: count, times, position, best photo."""
         w = weight(s.uncertainty_m)
         inc.sum_w += w
         inc.sum_wx += w * x
@@ -68,7 +68,5 @@ class IncidentMatcher:
         inc.sighting_count += 1
         inc.first_seen = min(inc.first_seen, s.time)
         inc.last_seen = max(inc.last_seen, s.time)
-        better = s.evidence_jpeg is not None and s.confidence > inc.best_confidence
-        if better:
-            inc.best_confidence = s.confidence
-        return better
+        if s.evidence_jpeg is not None and s.confidence > inc.best_confidence:
+            inc.best_confidence, inc.best_sighting_key = s.confidence, s.key

@@ -137,31 +137,41 @@ class Ingestor:
             fresh.append(n)
         routes = dict(zip(fresh, self.router.route([items[n].lon for n in fresh], [items[n].lat for n in fresh],
                                                    [items[n].type for n in fresh])))
-        results: dict[int, IngestResult] = {}
+        placed: dict[int, tuple[IncidentRow, AlertRow | None]] = {}
+        batch_incident: dict[str, IncidentRow] = {}
+        new_alerts: list[tuple[AlertRow, IncidentRow, SightingRow, Department]] = []
         for n in fresh:
             row = self._row(items[n], hashes[n], received_at)
             x, y = self.matcher.metric.to_metres(row.lon, row.lat)
-            inc = self.matcher.find(s, row, x, y)
+            inc = self.matcher.find(s, row, x, y)  # (autoflush: the previous sighting's rows go in here)
+            alert = None
             if inc is None:
                 inc = self.matcher.open(row, x, y)
-                s.add(inc)
-                s.flush()
-                row.incident_id = inc.id
-                s.add(row)
-                s.flush()
-                inc.best_sighting_id = row.id
-                alert = self._alert(s, inc, row, routes[n], received_at, deliveries)
+                alert = self._alert(s, inc, routes[n], received_at)
+                new_alerts.append((alert, inc, row, routes[n].department))
                 opened.append((inc.type, alert.department_id))
-                results[n] = IngestResult(row.key, "created", inc.id, alert.id, alert.department_id)
             else:
-                row.incident_id = inc.id
-                s.add(row)
-                s.flush()
-                if self.matcher.join(inc, row, x, y):
-                    inc.best_sighting_id = row.id
-                results[n] = IngestResult(row.key, "created", inc.id)
-            known[row.key] = (hashes[n], inc.id)
-        return [results.get(n) or IngestResult(item.key, "duplicate", known[item.key][1]) for n, item in enumerate(items)]
+                self.matcher.join(inc, row, x, y)
+            row.incident = inc
+            s.add(row)
+            placed[n] = (inc, alert)
+            batch_incident[row.key] = inc
+        s.flush()  # incident ids exist from here on
+        for alert, inc, first, dept in new_alerts:
+            if dept.webhook_url:
+                deliveries.append(self._outbox(s, alert, inc, first, dept, received_at))
+        out = []
+        for n, item in enumerate(items):
+            if n not in placed:  # a repeat, of an earlier request or of an item earlier in this one
+                inc_id = batch_incident[item.key].id if item.key in batch_incident else known[item.key][1]
+                out.append(IngestResult(item.key, "duplicate", inc_id))
+                continue
+            inc, alert = placed[n]
+            if alert is None:
+                out.append(IngestResult(item.key, "created", inc.id))
+            else:
+                out.append(IngestResult(item.key, "created", inc.id, alert.id, alert.department_id))
+        return out
 
     @staticmethod
     def _row(item: SightingBase, sha: str, received_at: datetime) -> SightingRow:
@@ -173,24 +183,23 @@ class Ingestor:
             model_version=item.model_version, drone_id=item.drone_id, sortie_id=item.sortie_id,
         )
 
-    def _alert(self, s: Session, inc: IncidentRow, first: SightingRow, route: Route, now: datetime,
-               deliveries: list[DeliveryRow]) -> AlertRow:
-        """The alert, its first audit entry and its outbox message: committed together or not at all."""
-        dept: Department = route.department
-        alert = AlertRow(id="alr_" + uuid.uuid4().hex, incident_id=inc.id, department_id=dept.id, type=inc.type,
+    def _alert(self, s: Session, inc: IncidentRow, route: Route, now: datetime) -> AlertRow:
+        """The alert and its first audit entry (the routing decision), in this transaction."""
+        alert = AlertRow(id="alr_" + uuid.uuid4().hex, incident=inc, department_id=route.department.id, type=inc.type,
                          status="new", explanation=route.explanation, created_at=now, updated_at=now)
         s.add(alert)
-        s.flush()  # no ORM relationships, so insert the parent before rows that reference it
-        s.add(AlertEventRow(alert_id=alert.id, at=now, actor="dispatch", from_status=None, to_status="new",
+        s.add(AlertEventRow(alert=alert, at=now, actor="dispatch", from_status=None, to_status="new",
                             note=route.explanation))
-        if dept.webhook_url:
-            body = {"type": "alert.created", "timestamp": iso(now),
-                    "data": alert_json(alert, inc, first, dept, self.taxonomy, self.base_url)}
-            # Leased from the start: this process hands it to its worker right after the commit.
-            msg = DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert.id, department_id=dept.id,
-                              url=dept.webhook_url, payload=json.dumps(body, ensure_ascii=False), state="pending",
-                              attempts=0, created_at=now, next_attempt_at=now,
-                              lease_until=now + timedelta(seconds=self.lease_s))
-            s.add(msg)
-            deliveries.append(msg)
         return alert
+
+    def _outbox(self, s: Session, alert: AlertRow, inc: IncidentRow, first: SightingRow, dept: Department,
+                now: datetime) -> DeliveryRow:
+        """The webhook message, committed with its alert (transactional outbox). It is leased from the
+        start: this process hands it to its own worker right after the commit."""
+        body = {"type": "alert.created", "timestamp": iso(now),
+                "data": alert_json(alert, inc, first, dept, self.taxonomy, self.base_url)}
+        msg = DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert.id, department_id=dept.id, url=dept.webhook_url,
+                          payload=json.dumps(body, ensure_ascii=False), state="pending", attempts=0, created_at=now,
+                          next_attempt_at=now, lease_until=now + timedelta(seconds=self.lease_s))
+        s.add(msg)
+        return msg

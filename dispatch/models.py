@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator):
@@ -53,6 +53,8 @@ class SightingRow(Base):
     drone_id: Mapped[str] = mapped_column(String(100))
     sortie_id: Mapped[str] = mapped_column(String(100))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # Relationships only so that one flush inserts parent rows before the rows that point at them.
+    incident: Mapped["IncidentRow"] = relationship(lazy="raise")
 
 
 class IncidentRow(Base):
@@ -73,7 +75,7 @@ class IncidentRow(Base):
     sum_w: Mapped[float] = mapped_column(Float)
     sum_wx: Mapped[float] = mapped_column(Float)
     sum_wy: Mapped[float] = mapped_column(Float)
-    best_sighting_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    best_sighting_key: Mapped[str] = mapped_column(String(200))
     best_confidence: Mapped[float] = mapped_column(Float)
 
 
@@ -85,6 +87,7 @@ class AlertRow(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), unique=True)
+    incident: Mapped["IncidentRow"] = relationship(lazy="raise")
     department_id: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # new | acknowledged | resolved | rejected
@@ -102,6 +105,7 @@ class AlertEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    alert: Mapped["AlertRow"] = relationship(lazy="raise")
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(100))
     from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -21,6 +21,7 @@ from dispatch.departments import Department
 from dispatch.taxonomy import Taxonomy
 
 NO_RANK = np.iinfo(np.int32).max // 4
+BULK_FROM = 32  # from this many points on, route() takes the bulk path
 BUCKETS = 256  # bulk routing buckets points into BUCKETS × BUCKETS cells over the jurisdictions' bounds
 
 
@@ -155,9 +156,14 @@ class GeoRouter:
         return int(self.choice[type_idx, best_key[1]]), best_key[1]
 
     def route(self, lons: list[float], lats: list[float], types: list[str]) -> list[Route]:
-        idx = np.array([self.type_index[t] for t in types], dtype=np.int64)
-        dept, area = self.route_indices(np.array(lons), np.array(lats), idx)
-        return [self._route(int(d), int(a), t) for d, a, t in zip(dept, area, types)]
+        """Route a few points one by one (less overhead) and many in bulk; the decisions are the same."""
+        idx = [self.type_index[t] for t in types]
+        if len(idx) < BULK_FROM:
+            pairs = [self.route_one_indices(x, y, t) for x, y, t in zip(lons, lats, idx)]
+        else:
+            dept, area = self.route_indices(np.array(lons), np.array(lats), np.array(idx, dtype=np.int64))
+            pairs = list(zip(dept.tolist(), area.tolist()))
+        return [self._route(d, a, t) for (d, a), t in zip(pairs, types)]
 
     def _route(self, dept: int, area: int, code: str) -> Route:
         d, t = self.departments[dept], self.taxonomy.type(code)

@@ -92,7 +92,7 @@ class DispatchService:
     # --- alerts ---
     def _view(self, s: Session, alert: AlertRow, history: bool = False) -> dict[str, Any]:
         inc = s.get(IncidentRow, alert.incident_id)
-        best = s.get(SightingRow, inc.best_sighting_id) if inc.best_sighting_id else None
+        best = _sighting(s, inc.best_sighting_key)
         events = None
         if history:
             events = list(s.scalars(select(AlertEventRow).where(AlertEventRow.alert_id == alert.id)
@@ -131,8 +131,7 @@ class DispatchService:
             a = self._owned(s, dept_id, alert_id)
             if a is None:
                 return None
-            inc = s.get(IncidentRow, a.incident_id)
-            best = s.get(SightingRow, inc.best_sighting_id) if inc.best_sighting_id else None
+            best = _sighting(s, s.get(IncidentRow, a.incident_id).best_sighting_key)
             return best.evidence_jpeg if best else None
 
     def transition(self, dept_id: str, alert_id: str, action: str, note: str) -> dict[str, Any] | None:
@@ -224,6 +223,10 @@ class DispatchService:
             "median_hours_to_resolve": statistics.median(to_close) if to_close else None,
             "outbox": self.outbox_counts(),
         }
+
+
+def _sighting(s: Session, key: str) -> SightingRow | None:
+    return s.scalar(select(SightingRow).where(SightingRow.key == key))
 
 
 def _centre(departments: tuple[Department, ...]) -> tuple[float, float]:

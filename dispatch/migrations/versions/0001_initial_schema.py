@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('sum_w', sa.Float(), nullable=False),
     sa.Column('sum_wx', sa.Float(), nullable=False),
     sa.Column('sum_wy', sa.Float(), nullable=False),
-    sa.Column('best_sighting_id', sa.Integer(), nullable=True),
+    sa.Column('best_sighting_key', sa.String(length=200), nullable=False),
     sa.Column('best_confidence', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
