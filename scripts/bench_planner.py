@@ -38,7 +38,8 @@ from shapely.ops import unary_union  # noqa: E402
 from detector.geo import MetricFrame  # noqa: E402
 from flight.planner import plan_patrol  # noqa: E402
 from flight.planner.footprints import covered_share  # noqa: E402
-from flight.planner.planner import dock_info, make_sortie  # noqa: E402
+from flight.planner.items import make_sortie  # noqa: E402
+from flight.planner.planner import dock_info  # noqa: E402
 from flight.planner.schedule import assign  # noqa: E402
 from flight.planner.sorties import Flight, chunked, pack  # noqa: E402
 from flight.planner.strips import (  # noqa: E402

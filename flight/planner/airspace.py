@@ -13,9 +13,10 @@ import math
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
+from flight.planner.plan import DroneInfo
 from flight.planner.strips import NO_FLY_MARGIN_M
 
 HULL_TOLERANCE_M = 5.0
@@ -84,3 +85,11 @@ class Airspace:
             path.append(nodes[a])
             a = prev[a]
         return path[::-1]
+
+
+def airspace_near(no_fly_m: BaseGeometry | None, xy: tuple[float, float], flyer: DroneInfo) -> Airspace | None:
+    """The no-fly airspace a dock's sorties could meet (within one battery's range), if any."""
+    if no_fly_m is None:
+        return None
+    near = no_fly_m.intersection(Point(xy).buffer(flyer.spec.flight_budget_s * flyer.spec.cruise_speed_m_s / 2))
+    return Airspace(near) if not near.is_empty else None

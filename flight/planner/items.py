@@ -15,9 +15,11 @@ import numpy as np
 from pymavlink import mavutil
 
 from detector.geo import MetricFrame
-from flight.mission import MissionItem, SurveyLane
+from flight.mission import MissionItem, Sortie, SurveyLane
+from flight.planner.plan import DockInfo
 from flight.planner.sorties import Flight
 from flight.planner.strips import Strip
+from flight.planner.survey import Survey
 
 MAV = mavutil.mavlink
 END_OVERSHOOT_M = 0.5  # the end waypoint sits just past the last photo so its trigger fires
@@ -77,3 +79,15 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
     detour(here, flight.dock_xy)
     items.append(MissionItem(MAV.MAV_CMD_NAV_RETURN_TO_LAUNCH, MAV.MAV_FRAME_MISSION))
     return items, lanes
+
+
+def make_sortie(sortie_id: str, dock: DockInfo, zone_id: str, strips, duration_s: float, sweep_s: float,
+                survey: Survey, frame: MetricFrame, flight: Flight) -> Sortie:
+    items, lanes = mission_items(strips, frame, (dock.lon, dock.lat), dock.alt_amsl_m, flight)
+    return Sortie(
+        id=sortie_id, dock_id=dock.id, zone_id=zone_id, items=items, duration_s=round(duration_s, 3),
+        photo_count=sum(s.photos for s in strips), trigger_distance_m=round(survey.trigger_m, 3),
+        altitude_agl_m=survey.altitude_m, footprint_m=(survey.footprint_across_m, survey.footprint_along_m),
+        sweep_s=round(sweep_s, 3), lanes=lanes,
+        meta={"gsd_cm": round(survey.gsd_m * 100, 2), "strip_spacing_m": round(survey.spacing_m, 2)},
+    )

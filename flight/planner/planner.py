@@ -18,13 +18,14 @@ from shapely.ops import unary_union
 from detector.geo import MetricFrame
 from flight.assets import Dock, NoFlyZone, PatrolZone
 from flight.mission import Sortie
-from flight.planner.airspace import Airspace
+from flight.planner.airspace import Airspace, airspace_near
 from flight.planner.cover import strips_for_area
 from flight.planner.errors import PlanningError
 from flight.planner.footprints import covered_share
-from flight.planner.items import mission_items
+from flight.planner.items import make_sortie
 from flight.planner.partition import DockSite, WorkArea, balance, grid_work, loads, power_cells
 from flight.planner.plan import DockInfo, DroneInfo, Plan, ZoneReport
+from flight.planner.reassign import steal
 from flight.planner.schedule import assign, lower_bound_s, recharge_s
 from flight.planner.sorties import Flight, pack
 from flight.planner.survey import Survey, survey_for
@@ -50,14 +51,6 @@ class _Site:
         return max(0.0, (f.spec.flight_budget_s - f.vertical_s) * f.speed / 2.0)
 
 
-def airspace_near(no_fly_m: BaseGeometry | None, xy: tuple[float, float], dock: DockInfo) -> Airspace | None:
-    """The no-fly airspace a dock's sorties could meet (within one battery's range), if any."""
-    if no_fly_m is None:
-        return None
-    near = no_fly_m.intersection(Point(xy).buffer(dock.flyer.spec.flight_budget_s * dock.flyer.spec.cruise_speed_m_s / 2))
-    return Airspace(near) if not near.is_empty else None
-
-
 def dock_info(dock: Dock) -> DockInfo:
     return DockInfo(dock.id, dock.lon, dock.lat, dock.alt_amsl_m, dock.charge_time_min,
                     tuple(DroneInfo(d.id, d.spec, d.camera) for d in dock.drones))
@@ -81,7 +74,7 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
     for d in infos:
         if d.drones:
             x, y = frame.forward(d.lon, d.lat)
-            sites.append(_Site(d, (float(x), float(y)), d.flyer, airspace_near(no_fly_m, (float(x), float(y)), d)))
+            sites.append(_Site(d, (float(x), float(y)), d.flyer, airspace_near(no_fly_m, (float(x), float(y)), d.flyer)))
     surveys = {(s.info.id, z.id): survey_for(z, s.flyer.camera, s.flyer.spec) for z in zones for s in sites}
     areas = [_coverage_area(frame.to_metric(z.area), no_fly_m) for z in zones]
     for z, area in zip(zones, areas):
@@ -90,7 +83,7 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
     bounds = unary_union(areas).bounds
     priority = {z.id: z.priority for z in zones}
     sorties = _balanced_sorties(list(zones), areas, sites, surveys, frame, no_fly_m, bounds, rounds)
-    makespan = assign(sorties, infos, priority)
+    sorties, makespan = steal(sorties, infos, priority, frame, no_fly_m)
     centres, _ = grid_work([WorkArea(a, 1.0) for a in areas], bounds)
     return _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres, no_fly)
 
@@ -186,18 +179,6 @@ def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[t
             out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
                                    packed.duration_s, packed.sweep_s, survey, frame, flight))
     return out
-
-
-def make_sortie(sortie_id: str, dock: DockInfo, zone_id: str, strips, duration_s: float, sweep_s: float,
-                survey: Survey, frame: MetricFrame, flight: Flight) -> Sortie:
-    items, lanes = mission_items(strips, frame, (dock.lon, dock.lat), dock.alt_amsl_m, flight)
-    return Sortie(
-        id=sortie_id, dock_id=dock.id, zone_id=zone_id, items=items, duration_s=round(duration_s, 3),
-        photo_count=sum(s.photos for s in strips), trigger_distance_m=round(survey.trigger_m, 3),
-        altitude_agl_m=survey.altitude_m, footprint_m=(survey.footprint_across_m, survey.footprint_along_m),
-        sweep_s=round(sweep_s, 3), lanes=lanes,
-        meta={"gsd_cm": round(survey.gsd_m * 100, 2), "strip_spacing_m": round(survey.spacing_m, 2)},
-    )
 
 
 def _drone_time(sorties: list[Sortie], sites: list[_Site]) -> np.ndarray:

@@ -13,17 +13,13 @@ from dataclasses import replace
 
 import shapely
 from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
 
 from detector.geo import MetricFrame
 from flight.mission import Sortie
 from flight.planner.errors import PlanningError
-from flight.planner.plan import DockInfo, Plan
-from flight.planner.planner import airspace_near, make_sortie
+from flight.planner.plan import Plan
+from flight.planner.reassign import repack
 from flight.planner.schedule import assign, lower_bound_s, recharge_s
-from flight.planner.sorties import Flight, pack
-from flight.planner.strips import Strip
-from flight.planner.survey import Survey
 
 
 def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str], now_s: float,
@@ -108,13 +104,6 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
     for s, lanes in leftovers:
         if not lanes:
             continue
-        strips = []
-        for lane in lanes:
-            x0, y0 = frame.forward(*lane.start)
-            x1, y1 = frame.forward(*lane.end)
-            strips.append(Strip(float(x0), float(y0), float(x1), float(y1), lane.photos, lane.spacing_m, 0))
-        survey = Survey(s.altitude_agl_m, s.footprint_m[0], s.footprint_m[1], s.meta.get("gsd_cm", 0.0) / 100.0,
-                        s.meta.get("strip_spacing_m", 0.0), s.trigger_distance_m)
         if s.dock_id in staffed:
             order = [plan.dock(s.dock_id)]
         else:
@@ -122,7 +111,7 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
         error: PlanningError | None = None
         for dock in order:
             try:
-                new = _packed(s, strips, dock, survey, frame, plan.revision + 1, no_fly_m)
+                new = repack(s, lanes, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}")
             except PlanningError as err:
                 error = err
                 continue
@@ -132,17 +121,3 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
         else:
             raise error or PlanningError(f"sortie {s.id!r}", "dock_id", s.dock_id, "no dock with drones left")
     return fresh
-
-
-def _packed(s: Sortie, strips: list[Strip], dock: DockInfo, survey: Survey, frame: MetricFrame,
-            revision: int, no_fly_m: BaseGeometry | None) -> list[Sortie]:
-    x, y = frame.forward(dock.lon, dock.lat)
-    xy = (float(x), float(y))
-    flight = Flight(dock.flyer.spec, xy, s.altitude_agl_m, airspace_near(no_fly_m, xy, dock))
-    out = []
-    for k, p in enumerate(pack(strips, flight, f"remainder of sortie {s.id!r} from dock {dock.id!r}")):
-        new = make_sortie(f"{s.id}~r{revision}.{k}", dock, s.zone_id, p.strips, p.duration_s, p.sweep_s, survey,
-                          frame, flight)
-        new.meta["replaces"] = s.id
-        out.append(new)
-    return out

@@ -1,0 +1,109 @@
+"""Move planned strips to another dock: re-pack a sortie's strips from there, and even out finish times.
+
+Used after planning (`steal`: the drone that lands last hands its last sortie to a
+neighbouring dock's drone when that lands the whole plan earlier) and by `replan`
+(unflown strips of a stopped sortie, sorties of a dock with no drone left).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from shapely.geometry.base import BaseGeometry
+
+from detector.geo import MetricFrame
+from flight.mission import Sortie, SurveyLane
+from flight.planner.airspace import airspace_near
+from flight.planner.items import make_sortie
+from flight.planner.plan import DockInfo
+from flight.planner.schedule import assign, recharge_s
+from flight.planner.sorties import Flight, pack
+from flight.planner.strips import Strip
+from flight.planner.survey import Survey
+
+NEIGHBOURS = 6  # docks tried when handing a sortie over
+MAX_MOVES = 400
+
+
+def lane_strips(lanes: Sequence[SurveyLane], frame: MetricFrame) -> list[Strip]:
+    out = []
+    for lane in lanes:
+        x0, y0 = frame.forward(*lane.start)
+        x1, y1 = frame.forward(*lane.end)
+        out.append(Strip(float(x0), float(y0), float(x1), float(y1), lane.photos, lane.spacing_m, 0))
+    return out
+
+
+def sortie_survey(s: Sortie) -> Survey:
+    return Survey(s.altitude_agl_m, s.footprint_m[0], s.footprint_m[1], s.meta.get("gsd_cm", 0.0) / 100.0,
+                  s.meta.get("strip_spacing_m", 0.0), s.trigger_distance_m)
+
+
+def repack(s: Sortie, lanes: Sequence[SurveyLane], dock: DockInfo, frame: MetricFrame,
+           no_fly_m: BaseGeometry | None, new_id: str) -> list[Sortie]:
+    """Sorties flying `lanes` of sortie `s` from `dock` (PlanningError if out of its reach)."""
+    x, y = frame.forward(dock.lon, dock.lat)
+    xy = (float(x), float(y))
+    flight = Flight(dock.flyer.spec, xy, s.altitude_agl_m, airspace_near(no_fly_m, xy, dock.flyer))
+    out = []
+    for k, p in enumerate(pack(lane_strips(lanes, frame), flight, f"strips of sortie {s.id!r} from dock {dock.id!r}")):
+        new = make_sortie(f"{new_id}.{k}", dock, s.zone_id, p.strips, p.duration_s, p.sweep_s, sortie_survey(s),
+                          frame, flight)
+        new.meta["replaces"] = s.meta.get("replaces", s.id)
+        out.append(new)
+    return out
+
+
+def _finish_times(sorties: list[Sortie]) -> dict[str, float]:
+    end: dict[str, float] = {}
+    for s in sorties:
+        end[s.drone_id] = max(end.get(s.drone_id, 0.0), s.start_s + s.duration_s)
+    return end
+
+
+def steal(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int], frame: MetricFrame,
+          no_fly_m: BaseGeometry | None) -> tuple[list[Sortie], float]:
+    """Hand the last sortie of the last drone to a nearby dock while that lowers the makespan."""
+    makespan = assign(sorties, docks, priority)
+    by_id = {d.id: d for d in docks}
+    xy = {d.id: frame.forward(d.lon, d.lat) for d in docks if d.drones}
+    tried: set[str] = set()
+    for _ in range(MAX_MOVES):
+        end = _finish_times(sorties)
+        last_drone = max(end, key=lambda d: (end[d], d))
+        last = max((s for s in sorties if s.drone_id == last_drone), key=lambda s: s.start_s)
+        if last.id in tried:
+            break
+        tried.add(last.id)
+        here = frame.forward(*last.lanes[0].start)
+        others = sorted((d for d in xy if d != last.dock_id), key=lambda d: (math.dist(xy[d], here), d))[:NEIGHBOURS]
+        best: tuple[float, list[Sortie]] | None = None
+        for dock_id in others:
+            dock = by_id[dock_id]
+            try:
+                new = repack(last, last.lanes, dock, frame, no_fly_m, f"{last.id}@{dock_id}")
+            except ValueError:
+                continue
+            free = min(end.get(r.id, 0.0) + _tail_charge(sorties, r.id, dock) for r in dock.drones)
+            finish = free + sum(n.duration_s for n in new) + sum(recharge_s(n.duration_s, dock, dock.flyer) for n in new[:-1])
+            if finish < makespan - 1.0 and (best is None or finish < best[0]):
+                best = (finish, new)
+        if best is None:
+            continue
+        trial = [s for s in sorties if s is not last] + best[1]
+        trial_makespan = assign(trial, docks, priority)
+        if trial_makespan < makespan - 1.0:
+            sorties, makespan = trial, trial_makespan
+        else:
+            assign(sorties, docks, priority)
+    return sorties, makespan
+
+
+def _tail_charge(sorties: list[Sortie], drone_id: str, dock: DockInfo) -> float:
+    """Recharge after a drone's last sortie (0 for an idle drone)."""
+    mine = [s for s in sorties if s.drone_id == drone_id]
+    if not mine:
+        return 0.0
+    last = max(mine, key=lambda s: s.start_s)
+    return recharge_s(last.duration_s, dock, dock.flyer)
