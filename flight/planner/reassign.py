@@ -68,36 +68,43 @@ def steal(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int]
     makespan = assign(sorties, docks, priority)
     by_id = {d.id: d for d in docks}
     xy = {d.id: frame.forward(d.lon, d.lat) for d in docks if d.drones}
-    tried: set[str] = set()
     for _ in range(MAX_MOVES):
         end = _finish_times(sorties)
         last_drone = max(end, key=lambda d: (end[d], d))
-        last = max((s for s in sorties if s.drone_id == last_drone), key=lambda s: s.start_s)
-        if last.id in tried:
-            break
-        tried.add(last.id)
-        here = frame.forward(*last.lanes[0].start)
-        others = sorted((d for d in xy if d != last.dock_id), key=lambda d: (math.dist(xy[d], here), d))[:NEIGHBOURS]
-        best: tuple[float, list[Sortie]] | None = None
-        for dock_id in others:
-            dock = by_id[dock_id]
-            try:
-                new = repack(last, last.lanes, dock, frame, no_fly_m, f"{last.id}@{dock_id}")
-            except ValueError:
+        mine = sorted((s for s in sorties if s.drone_id == last_drone), key=lambda s: -s.start_s)
+        for candidate in mine:
+            moved = _hand_over(candidate, sorties, end, makespan, by_id, xy, frame, no_fly_m)
+            if moved is None:
                 continue
-            free = min(end.get(r.id, 0.0) + _tail_charge(sorties, r.id, dock) for r in dock.drones)
-            finish = free + sum(n.duration_s for n in new) + sum(recharge_s(n.duration_s, dock, dock.flyer) for n in new[:-1])
-            if finish < makespan - 1.0 and (best is None or finish < best[0]):
-                best = (finish, new)
-        if best is None:
-            continue
-        trial = [s for s in sorties if s is not last] + best[1]
-        trial_makespan = assign(trial, docks, priority)
-        if trial_makespan < makespan - 1.0:
-            sorties, makespan = trial, trial_makespan
-        else:
+            trial = [s for s in sorties if s is not candidate] + moved
+            trial_makespan = assign(trial, docks, priority)
+            if trial_makespan < makespan - 1.0:
+                sorties, makespan = trial, trial_makespan
+                break
             assign(sorties, docks, priority)
+        else:
+            break
     return sorties, makespan
+
+
+def _hand_over(last: Sortie, sorties: list[Sortie], end: dict[str, float], makespan: float,
+               by_id: dict[str, DockInfo], xy: dict, frame: MetricFrame,
+               no_fly_m: BaseGeometry | None) -> list[Sortie] | None:
+    """`last` re-packed at the nearby dock where it would land earliest, if that beats the makespan."""
+    here = frame.forward(*last.lanes[0].start)
+    others = sorted((d for d in xy if d != last.dock_id), key=lambda d: (math.dist(xy[d], here), d))[:NEIGHBOURS]
+    best: tuple[float, list[Sortie]] | None = None
+    for dock_id in others:
+        dock = by_id[dock_id]
+        try:
+            new = repack(last, last.lanes, dock, frame, no_fly_m, f"{last.id}@{dock_id}")
+        except ValueError:
+            continue
+        free = min(end.get(r.id, 0.0) + _tail_charge(sorties, r.id, dock) for r in dock.drones)
+        finish = free + sum(n.duration_s for n in new) + sum(recharge_s(n.duration_s, dock, dock.flyer) for n in new[:-1])
+        if finish < makespan - 1.0 and (best is None or finish < best[0]):
+            best = (finish, new)
+    return best[1] if best else None
 
 
 def _tail_charge(sorties: list[Sortie], drone_id: str, dock: DockInfo) -> float:

@@ -2,8 +2,8 @@
 
 A sortie's time is climb + transit out + strips + turns and connecting legs + transit back +
 descent; it must fit `DroneSpec.flight_budget_s` (usable time less reserve, less wind margin).
-Strips are taken in cell order; a sortie stops at whichever feasible length photographs most
-per second of flight, so sorties end next to the dock instead of at the far end of a strip.
+Strips are taken in cell order and cut into runs with the least total flight time, so sorties
+end next to the dock instead of at the far end of a strip.
 """
 
 from __future__ import annotations
@@ -96,37 +96,57 @@ def _sub_strip(s: Strip, first: int, count: int) -> Strip:
     return Strip(s.x0 + ux * first, s.y0 + uy * first, s.x0 + ux * last, s.y0 + uy * last, count, s.spacing, s.cell)
 
 
-def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
-    """Greedy packing of ordered strips into sorties that fit the flight budget."""
+def _runs(todo: list[Strip], i: int, flight: Flight) -> list[tuple[float, list[Strip]]]:
+    """(duration, strips in flying order) of every feasible sortie that starts at strip i."""
     budget, v, turn = flight.spec.flight_budget_s, flight.speed, flight.spec.turn_time_s
-    todo = chunked(strips, flight)
-    out: list[Packed] = []
-    i = 0
-    while i < len(todo):
-        t, sweep, photos = flight.vertical_s, 0.0, 0
-        pos = flight.dock_xy
-        flown: list[Strip] = []
-        best, best_eff = 0, -1.0
-        for s in todo[i:]:
-            if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
-                s = s.reversed()
-            t_next = t + flight.leg_m(pos, (s.x0, s.y0)) / v + (turn if flown else 0.0) + s.length / v
-            total = t_next + flight.to_dock_s(s.x1, s.y1)
-            if total > budget:
-                break
-            t, sweep, pos, photos = t_next, sweep + s.length / v, (s.x1, s.y1), photos + s.photos
-            flown.append(s)
-            eff = photos / total
-            if eff >= best_eff:
-                best, best_eff = len(flown), eff
-        if best == 0:
-            todo[i:i + 1] = _split_to_fit(todo[i], flight, where)
-            continue
-        chosen = flown[:best]
-        duration, sw = sortie_time(chosen, flight)
-        out.append(Packed(tuple(chosen), duration, sw))
-        i += best
+    t, pos = flight.vertical_s, flight.dock_xy
+    flown: list[Strip] = []
+    out = []
+    for s in todo[i:]:
+        if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
+            s = s.reversed()
+        t_next = t + flight.leg_m(pos, (s.x0, s.y0)) / v + (turn if flown else 0.0) + s.length / v
+        total = t_next + flight.to_dock_s(s.x1, s.y1)
+        if total > budget:
+            break
+        t, pos = t_next, (s.x1, s.y1)
+        flown.append(s)
+        out.append((total, list(flown)))
     return out
+
+
+def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
+    """Cut the ordered strips into sorties with the least total flight time (dynamic programming).
+
+    Each sortie is a run of consecutive strips; every cut is tried (O(strips × strips per
+    sortie)), so a sortie ends where the next one starts cheaply, not where it happens to fill.
+    """
+    todo = chunked(strips, flight)
+    i = 0
+    while i < len(todo):  # strips no sortie can fly whole are cut to fit first
+        if _runs(todo, i, flight)[:1]:
+            i += 1
+        else:
+            todo[i:i + 1] = _split_to_fit(todo[i], flight, where)
+    n = len(todo)
+    cost = [math.inf] * (n + 1)
+    back: list[tuple[int, list[Strip]] | None] = [None] * (n + 1)
+    cost[0] = 0.0
+    for i in range(n):
+        if cost[i] == math.inf:
+            continue
+        for total, flown in _runs(todo, i, flight):
+            j = i + len(flown)
+            if cost[i] + total < cost[j] - 1e-9:
+                cost[j], back[j] = cost[i] + total, (i, flown)
+    out: list[Packed] = []
+    j = n
+    while j > 0:
+        i, flown = back[j]
+        duration, sweep = sortie_time(flown, flight)
+        out.append(Packed(tuple(flown), duration, sweep))
+        j = i
+    return out[::-1]
 
 
 def _split_to_fit(s: Strip, flight: Flight, where: str) -> list[Strip]:
