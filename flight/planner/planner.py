@@ -57,11 +57,14 @@ def dock_info(dock: Dock) -> DockInfo:
 
 
 def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[NoFlyZone] | tuple[NoFlyZone, ...],
-                docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 2) -> Plan:
+                docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 2,
+                priority_first: bool = False) -> Plan:
     """Plan one complete patrol of `zones` from `docks`, avoiding `no_fly`. Deterministic.
 
-    The work of all zones is balanced across docks at once; each dock's drones then fly its
-    priority-1 sorties before priority-2 ones (priority is honoured per dock, not city-wide).
+    The work of all zones is balanced across docks at once and every drone flies its
+    priority-1 sorties before priority-2 ones. By default sorties then move between docks to
+    shorten the makespan; `priority_first` moves them to finish priority 1 city-wide first
+    (priority-1 zones done hours earlier, whole patrol later: see notes/issue-3.md).
     """
     if not zones:
         raise PlanningError("plan", "zones", [], "nothing to plan", "at least one patrol zone")
@@ -83,7 +86,7 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
     bounds = unary_union(areas).bounds
     priority = {z.id: z.priority for z in zones}
     sorties = _balanced_sorties(list(zones), areas, sites, surveys, frame, no_fly_m, bounds, rounds)
-    sorties, makespan = steal(sorties, infos, priority, frame, no_fly_m)
+    sorties, makespan = steal(sorties, infos, priority, frame, no_fly_m, priority_first)
     centres, _ = grid_work([WorkArea(a, 1.0) for a in areas], bounds)
     return _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres, no_fly)
 

@@ -23,7 +23,7 @@ from flight.planner.strips import Strip
 from flight.planner.survey import Survey
 
 NEIGHBOURS = 6  # docks tried when handing a sortie over
-MAX_MOVES = 400
+MAX_MOVES = 1500
 
 
 def lane_strips(lanes: Sequence[SurveyLane], frame: MetricFrame) -> list[Strip]:
@@ -63,28 +63,53 @@ def _finish_times(sorties: list[Sortie]) -> dict[str, float]:
 
 
 def steal(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int], frame: MetricFrame,
-          no_fly_m: BaseGeometry | None) -> tuple[list[Sortie], float]:
-    """Hand the last sortie of the last drone to a nearby dock while that lowers the makespan."""
-    makespan = assign(sorties, docks, priority)
+          no_fly_m: BaseGeometry | None, priority_first: bool = False) -> tuple[list[Sortie], float]:
+    """Even out finish times; returns the sorties and the makespan.
+
+    The drone that finishes last hands one of its sorties to a nearby dock's drone whenever
+    that brings the end forward. With `priority_first` this runs level by level: for level L
+    the end of level ≤ L work is brought forward by moving level-L sorties only, which never
+    delays a lower level (drones fly lower numbers first), so priority-1 zones are done
+    city-wide as early as the docks in reach allow — at the cost of a longer makespan.
+    """
+    assign(sorties, docks, priority)
+    levels = sorted({priority.get(s.zone_id, 99) for s in sorties})
+    for level in levels if priority_first else [None]:
+        sorties = _even_out(sorties, docks, priority, frame, no_fly_m, level)
+    return sorties, assign(sorties, docks, priority)
+
+
+def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int], frame: MetricFrame,
+              no_fly_m: BaseGeometry | None, level: int | None) -> list[Sortie]:
+    """Move sorties of `level` (any, if None) while the end of level ≤ `level` work comes forward."""
+    def upto(s: Sortie) -> bool:
+        return level is None or priority.get(s.zone_id, 99) <= level
+
+    def done(ss: list[Sortie]) -> float:
+        return max(s.start_s + s.duration_s for s in ss if upto(s))
+
     by_id = {d.id: d for d in docks}
     xy = {d.id: frame.forward(d.lon, d.lat) for d in docks if d.drones}
+    current = done(sorties)
     for _ in range(MAX_MOVES):
-        end = _finish_times(sorties)
+        early = [s for s in sorties if upto(s)]
+        end = _finish_times(early)
         last_drone = max(end, key=lambda d: (end[d], d))
-        mine = sorted((s for s in sorties if s.drone_id == last_drone), key=lambda s: -s.start_s)
+        mine = sorted((s for s in early if s.drone_id == last_drone
+                       and (level is None or priority.get(s.zone_id, 99) == level)), key=lambda s: -s.start_s)
         for candidate in mine:
-            moved = _hand_over(candidate, sorties, end, makespan, by_id, xy, frame, no_fly_m)
+            moved = _hand_over(candidate, early, end, current, by_id, xy, frame, no_fly_m)
             if moved is None:
                 continue
             trial = [s for s in sorties if s is not candidate] + moved
-            trial_makespan = assign(trial, docks, priority)
-            if trial_makespan < makespan - 1.0:
-                sorties, makespan = trial, trial_makespan
+            assign(trial, docks, priority)
+            if done(trial) < current - 1.0:
+                sorties, current = trial, done(trial)
                 break
             assign(sorties, docks, priority)
         else:
             break
-    return sorties, makespan
+    return sorties
 
 
 def _hand_over(last: Sortie, sorties: list[Sortie], end: dict[str, float], makespan: float,

@@ -54,13 +54,16 @@ def zone_table(plan: Plan) -> Table:
 def plan(
     config: Path = typer.Argument(..., help="city config YAML, e.g. configs/quzhou.yaml"),
     output: Path = typer.Option(..., "-o", "--output", help="directory for plan.json, exports and maps"),
+    priority_first: bool = typer.Option(False, "--priority-first",
+                                        help="finish priority-1 zones city-wide first (longer whole patrol)"),
 ) -> None:
     """Plan coverage sorties for every zone from every dock; write plan.json, QGC .plan/WPL files, GeoJSON, maps."""
     city = load_or_exit(config)
     started = time.perf_counter()
     try:
         with console.status("planning 规划中…"):
-            result = plan_patrol(city.zones, city.no_fly, city.docks, name=city.info.name_en)
+            result = plan_patrol(city.zones, city.no_fly, city.docks, name=city.info.name_en,
+                                 priority_first=priority_first)
     except PlanningError as err:
         console.print(f"[bold red]cannot plan {config}:[/] {err}", markup=True, highlight=False)
         raise typer.Exit(2) from None

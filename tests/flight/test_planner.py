@@ -191,6 +191,18 @@ def test_schedule_respects_charging_priority_and_the_lower_bound():
     assert plan.makespan_s == pytest.approx(max(s.start_s + s.duration_s for s in plan.sorties), abs=0.1)
 
 
+def test_priority_first_finishes_priority_one_across_docks_earlier():
+    # the urgent zone lies at dock 0; dock 1's drone helps with it only when priority comes first
+    zs = [zone(box(-4000, -2500, 0, 2500), "urgent", priority=1), zone(box(6000, -2500, 9000, 2500), "routine", priority=2)]
+    docks = docks_at((-2, 0), (2, 0))
+    balanced = plan_patrol(zs, [], docks)
+    urgent_first = plan_patrol(zs, [], docks, priority_first=True)
+    done = {p: {z.id: z.done_s for z in plan.zones} for p, plan in (("b", balanced), ("u", urgent_first))}
+    assert done["u"]["urgent"] < 0.8 * done["b"]["urgent"]
+    assert {s.dock_id for s in urgent_first.sorties if s.zone_id == "urgent"} == {"dock-0", "dock-1"}
+    assert coverage(urgent_first, zs)["urgent"] >= 0.995
+
+
 def test_zone_out_of_reach_is_refused_by_name():
     z = zone(box(30000, 0, 32000, 2000), "far-away")
     with pytest.raises(PlanningError, match="far-away.*no dock in range"):
