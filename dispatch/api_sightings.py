@@ -56,6 +56,13 @@ def sightings_openapi(batch_limit: int) -> dict[str, Any]:
 
 
 async def post_sightings(request: Request) -> JSONResponse:
+    response = await _post_sightings(request)
+    if response.status_code >= 400:
+        request.app.state.dispatch.metrics.sightings.labels("rejected").inc()
+    return response
+
+
+async def _post_sightings(request: Request) -> JSONResponse:
     svc: DispatchService = request.app.state.dispatch
     cfg = svc.settings
     ctype = request.headers.get("content-type", "")

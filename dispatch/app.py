@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,9 +24,6 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        # What exists now (config, geometry, SQLAlchemy metadata) lives as long as the server:
-        # keep it out of the cyclic GC, whose full passes over it cost milliseconds per request.
-        gc.freeze()
         svc.start()
         try:
             yield

@@ -9,7 +9,7 @@ class DispatchMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.sightings = Counter("dispatch_sightings_total", "Sightings received, by result", ["result"], registry=r)
+        self.sightings = Counter("dispatch_sightings_total", "Sighting posts: sightings created or duplicate, requests rejected", ["result"], registry=r)
         self.incidents = Counter("dispatch_incidents_opened_total", "Incidents opened, by type", ["type"], registry=r)
         self.alerts = Counter("dispatch_alerts_total", "Alerts created, by type and department", ["type", "department"], registry=r)
         self.attempts = Counter("dispatch_webhook_attempts_total", "Webhook attempts, by department and outcome",

@@ -114,9 +114,10 @@ class DispatchService:
             rows = s.scalars(q.order_by(AlertRow.created_at.desc(), AlertRow.id).limit(f.limit).offset(f.offset)).all()
             return [self._view(s, a) for a in rows]
 
-    def _owned(self, s: Session, dept_id: str | None, alert_id: str) -> AlertRow | None:
-        """The alert if this department owns it (admin: dept_id None); else None — callers answer 404."""
-        a = s.get(AlertRow, alert_id)
+    def _owned(self, s: Session, dept_id: str | None, alert_id: str, lock: bool = False) -> AlertRow | None:
+        """The alert if this department owns it (admin: dept_id None); else None — callers answer 404.
+        `lock`: hold the row (PostgreSQL) so two clicks at once cannot both change the status."""
+        a = s.get(AlertRow, alert_id, with_for_update=lock)
         if a is None or (dept_id is not None and a.department_id != dept_id):
             return None
         return a
@@ -138,7 +139,7 @@ class DispatchService:
         allowed, to = TRANSITIONS[action]
         now = self.settings.clock()
         with self.writers.begin() as s:
-            a = self._owned(s, dept_id, alert_id)
+            a = self._owned(s, dept_id, alert_id, lock=True)
             if a is None:
                 return None
             if a.status not in allowed:

@@ -109,8 +109,10 @@ def test_openapi_publishes_the_sighting_schema_and_metrics_count(live, city):
 
     body = sighting("m-1")
     assert [live.post(body).status_code for _ in range(2)] == [201, 200]
+    assert live.post(dict(body, key="m-2", lat=91)).status_code == 422
     assert live.receiver.wait_for(1, timeout_s=10)
     metrics = live.client.get(f"{live.url}/metrics").text
     assert 'dispatch_sightings_total{result="created"} 1.0' in metrics
     assert 'dispatch_sightings_total{result="duplicate"} 1.0' in metrics
+    assert 'dispatch_sightings_total{result="rejected"} 1.0' in metrics
     assert 'dispatch_alerts_total{department="kecheng-urban",type="road_waterlogging"} 1.0' in metrics
