@@ -19,14 +19,14 @@ RELANE_GAIN = 0.9  # a cell takes its own direction when that flies in 90 % of t
 
 
 def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Survey, speed: float,
-                    turn_s: float, no_fly: BaseGeometry | None) -> list[Strip]:
+                    turn_s: float, no_fly: BaseGeometry | None, transit_per_m: float = 0.0) -> list[Strip]:
     """Ordered strips covering `area` (metres) for sorties flown from the dock at `dock_xy`.
 
     Strips run along the area's cheapest sweep direction, and the area is cut by the line
     through the dock across that direction, so strips start near the dock and run away from it:
     a sortie flies out along one strip and back along the next instead of transiting.
     """
-    angle = best_angle(area, survey, speed, turn_s, dock_xy)
+    angle = best_angle(area, survey, speed, turn_s, dock_xy, transit_per_m=transit_per_m)
     guard = no_fly.buffer(NO_FLY_MARGIN_M) if no_fly is not None and not no_fly.is_empty else None
     rotated = rotate_to_sweep(area, angle, dock_xy)
     minx, miny, maxx, maxy = rotated.bounds

@@ -177,7 +177,8 @@ def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[t
             continue
         survey = surveys[site.info.id, zone.id]
         flight = site.flight(zone.altitude_agl_m)
-        strips = strips_for_area(piece, site.xy, survey, flight.speed, flight.spec.turn_time_s, no_fly_m)
+        strips = strips_for_area(piece, site.xy, survey, flight.speed, flight.spec.turn_time_s, no_fly_m,
+                                 2.0 / (flight.speed * SWEEP_SHARE * flight.spec.flight_budget_s))
         for k, packed in enumerate(pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")):
             out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
                                    packed.duration_s, packed.sweep_s, survey, frame, flight))
