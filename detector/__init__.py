@@ -2,6 +2,22 @@
 
 from detector.camera import CameraModel
 from detector.capture import CameraPose, Capture
+from detector.detect import Detector, DetectorSettings, PhotoError, PhotoResult
 from detector.geo import MetricFrame
+from detector.georef import Georeferencer, GeorefError, PoseErrors
+from detector.sighting import Sighting
 
-__all__ = ["CameraModel", "CameraPose", "Capture", "MetricFrame"]
+__all__ = [
+    "CameraModel",
+    "CameraPose",
+    "Capture",
+    "Detector",
+    "DetectorSettings",
+    "GeorefError",
+    "Georeferencer",
+    "MetricFrame",
+    "PhotoError",
+    "PhotoResult",
+    "PoseErrors",
+    "Sighting",
+]

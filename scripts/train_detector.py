@@ -7,7 +7,7 @@ Run with the training venv (torch + Ultralytics are not runtime dependencies):
     .venv-train/bin/pip install --no-deps -e .
     .venv-train/bin/python scripts/train_detector.py --minutes 30
 
-Writes models/<name>.onnx and models/<name>.yaml (the model card: classes → taxonomy codes,
+Writes models/<name>.onnx, models/<name>.pt (same weights, for the SAHI bench) and models/<name>.yaml (the model card: classes → taxonomy codes,
 input size, training GSD, per-class confidence thresholds and mAP50 on the held-out split,
 data hash). Everything Ultralytics would fetch or phone home is switched off here, in code.
 """
@@ -81,7 +81,7 @@ def main() -> None:
         device="cpu", workers=0, amp=False, pretrained=False, plots=False, val=False, seed=args.seed,
         project=str(project), name=args.name, exist_ok=True, verbose=False,
         fliplr=0.5, flipud=0.5, degrees=0.0, scale=0.2, translate=0.1, mosaic=1.0, close_mosaic=2,
-        hsv_h=0.01, hsv_s=0.4, hsv_v=0.3, patience=100,
+        hsv_h=0.01, hsv_s=0.4, hsv_v=0.3, patience=100, warmup_epochs=0.5,
     )
     torch.set_num_threads(args.threads)
     best = project / args.name / "weights" / "best.pt"
@@ -98,6 +98,7 @@ def main() -> None:
     args.models_dir.mkdir(exist_ok=True)
     target = args.models_dir / f"{args.name}.onnx"
     shutil.copyfile(onnx_path, target)
+    shutil.copyfile(best, target.with_suffix(".pt"))  # the same weights for torch-based comparisons (SAHI bench)
     card = ModelCard(
         name=args.name,
         version=f"{args.name}-{time.strftime('%Y%m%d')}",
