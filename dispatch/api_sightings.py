@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from dispatch.ingest import KeyConflict
 from dispatch.service import DispatchService
 
+
 def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
     """Error body: a one-line `detail` naming field and value, and `errors` when there are several."""
     body: dict[str, Any] = {"detail": detail}
@@ -86,11 +87,14 @@ async def _post_sightings(request: Request) -> JSONResponse:
     try:
         items = request.app.state.sightings_adapter.validate_python(data if batch else [data], context=ctx)
     except ValidationError as exc:
-        errors = [{"field": loc_name(e["loc"] if batch else e["loc"][1:]), "problem": e["msg"],
-                   "value": _value(e.get("input"))} for e in exc.errors(include_url=False)]
+        errors = [{"field": loc_name(e["loc"] if batch else e["loc"][1:]),
+                   "problem": e["msg"].removeprefix("Value error, "),
+                   "value": None if e["type"] == "missing" else _value(e.get("input"))}
+                  for e in exc.errors(include_url=False)]
         first = errors[0]
+        got = "" if first["value"] is None else f" (got {first['value']!r})"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return problem(422, f"{first['field']}: {first['problem']} (got {first['value']!r}){more}", errors)
+        return problem(422, f"{first['field']}: {first['problem']}{got}{more}", errors)
     try:
         results = await run_in_threadpool(svc.ingestor.ingest, items, now)
     except KeyConflict as exc:

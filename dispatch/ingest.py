@@ -9,9 +9,9 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from dispatch.batches import batches
@@ -137,69 +137,74 @@ class Ingestor:
             fresh.append(n)
         routes = dict(zip(fresh, self.router.route([items[n].lon for n in fresh], [items[n].lat for n in fresh],
                                                    [items[n].type for n in fresh])))
-        placed: dict[int, tuple[IncidentRow, AlertRow | None]] = {}
-        batch_incident: dict[str, IncidentRow] = {}
-        new_alerts: list[tuple[AlertRow, IncidentRow, SightingRow, Department]] = []
+        sightings: list[dict[str, Any]] = []
+        alerts: list[dict[str, Any]] = []
+        messages: list[DeliveryRow] = []
+        out: dict[int, IngestResult] = {}
+        batch_incident: dict[str, int] = {}
         for n in fresh:
             row = self._row(items[n], hashes[n], received_at)
-            x, y = self.matcher.metric.to_metres(row.lon, row.lat)
-            inc = self.matcher.find(s, row, x, y)  # (autoflush: the previous sighting's rows go in here)
-            alert = None
+            x, y = self.matcher.metric.to_metres(row["lon"], row["lat"])
+            inc = self.matcher.find(s, row, x, y)
             if inc is None:
-                inc = self.matcher.open(row, x, y)
-                alert = self._alert(s, inc, routes[n], received_at)
-                new_alerts.append((alert, inc, row, routes[n].department))
-                opened.append((inc.type, alert.department_id))
+                opened_row = self.matcher.open(s, row, x, y)
+                row["incident_id"] = opened_row["id"]
+                alert = self._alert(opened_row, routes[n], received_at)
+                alerts.append(alert)
+                opened.append((row["type"], alert["department_id"]))
+                if routes[n].department.webhook_url:
+                    messages.append(self._outbox(alert, opened_row, row, routes[n].department, received_at))
+                out[n] = IngestResult(row["key"], "created", opened_row["id"], alert["id"], alert["department_id"])
             else:
-                self.matcher.join(inc, row, x, y)
-            row.incident = inc
-            s.add(row)
-            placed[n] = (inc, alert)
-            batch_incident[row.key] = inc
-        s.flush()  # incident ids exist from here on
-        for alert, inc, first, dept in new_alerts:
-            if dept.webhook_url:
-                deliveries.append(self._outbox(s, alert, inc, first, dept, received_at))
-        out = []
-        for n, item in enumerate(items):
-            if n not in placed:  # a repeat, of an earlier request or of an item earlier in this one
-                inc_id = batch_incident[item.key].id if item.key in batch_incident else known[item.key][1]
-                out.append(IngestResult(item.key, "duplicate", inc_id))
-                continue
-            inc, alert = placed[n]
-            if alert is None:
-                out.append(IngestResult(item.key, "created", inc.id))
-            else:
-                out.append(IngestResult(item.key, "created", inc.id, alert.id, alert.department_id))
-        return out
+                self.matcher.join(s, inc, row, x, y)
+                row["incident_id"] = inc.id
+                out[n] = IngestResult(row["key"], "created", inc.id)
+            sightings.append(row)
+            batch_incident[row["key"]] = row["incident_id"]
+        # Parents first: incidents are in; now sightings and alerts, then what points at alerts.
+        for table, rows in ((SightingRow, sightings), (AlertRow, alerts)):
+            if rows:
+                s.execute(insert(table.__table__), rows)
+        if alerts:
+            s.execute(insert(AlertEventRow.__table__), [
+                {"alert_id": a["id"], "at": a["created_at"], "actor": "dispatch", "from_status": None,
+                 "to_status": "new", "note": a["explanation"]} for a in alerts])
+        if messages:
+            s.execute(insert(DeliveryRow.__table__), [_columns(d) for d in messages])
+            deliveries.extend(messages)
+        return [out.get(n) or IngestResult(item.key, "duplicate",
+                                           batch_incident.get(item.key, known[item.key][1]))
+                for n, item in enumerate(items)]
 
     @staticmethod
-    def _row(item: SightingBase, sha: str, received_at: datetime) -> SightingRow:
-        return SightingRow(
-            key=item.key, payload_sha256=sha, type=item.type, confidence=item.confidence, lat=item.lat, lon=item.lon,
-            uncertainty_m=item.uncertainty_m, time=item.time, received_at=received_at,
-            footprint=item.footprint.model_dump() if item.footprint else None,
-            image_ref=item.image.ref, image_box=list(item.image.box), evidence_jpeg=item.evidence_bytes,
-            model_version=item.model_version, drone_id=item.drone_id, sortie_id=item.sortie_id,
-        )
+    def _row(item: SightingBase, sha: str, received_at: datetime) -> dict[str, Any]:
+        return {
+            "key": item.key, "payload_sha256": sha, "type": item.type, "confidence": item.confidence,
+            "lat": item.lat, "lon": item.lon, "uncertainty_m": item.uncertainty_m, "time": item.time,
+            "received_at": received_at, "footprint": item.footprint.model_dump() if item.footprint else None,
+            "image_ref": item.image.ref, "image_box": list(item.image.box), "evidence_jpeg": item.evidence_bytes,
+            "model_version": item.model_version, "drone_id": item.drone_id, "sortie_id": item.sortie_id,
+        }
 
-    def _alert(self, s: Session, inc: IncidentRow, route: Route, now: datetime) -> AlertRow:
-        """The alert and its first audit entry (the routing decision), in this transaction."""
-        alert = AlertRow(id="alr_" + uuid.uuid4().hex, incident=inc, department_id=route.department.id, type=inc.type,
-                         status="new", explanation=route.explanation, created_at=now, updated_at=now)
-        s.add(alert)
-        s.add(AlertEventRow(alert=alert, at=now, actor="dispatch", from_status=None, to_status="new",
-                            note=route.explanation))
-        return alert
+    @staticmethod
+    def _alert(incident: dict[str, Any], route: Route, now: datetime) -> dict[str, Any]:
+        """The alert row; the routing decision is kept as its explanation and first audit entry."""
+        return {"id": "alr_" + uuid.uuid4().hex, "incident_id": incident["id"], "department_id": route.department.id,
+                "type": incident["type"], "status": "new", "explanation": route.explanation,
+                "created_at": now, "updated_at": now, "acknowledged_at": None, "closed_at": None}
 
-    def _outbox(self, s: Session, alert: AlertRow, inc: IncidentRow, first: SightingRow, dept: Department,
+    def _outbox(self, alert: dict[str, Any], incident: dict[str, Any], first: dict[str, Any], dept: Department,
                 now: datetime) -> DeliveryRow:
         """The webhook message, committed with its alert (transactional outbox). It is leased from the
         start: this process hands it to its own worker right after the commit."""
-        body = {"type": "alert.created", "timestamp": iso(now),
-                "data": alert_json(alert, inc, first, dept, self.taxonomy, self.base_url)}
-        msg = DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert.id, department_id=dept.id, url=dept.webhook_url,
-                          payload=json.dumps(body, ensure_ascii=False), state="pending", attempts=0, created_at=now,
-                          next_attempt_at=now, lease_until=now + timedelta(seconds=self.lease_s))
-        s.add(msg)
-        return msg
+        view = alert_json(AlertRow(**alert), IncidentRow(**incident), SightingRow(**first), dept, self.taxonomy,
+                          self.base_url)
+        body = {"type": "alert.created", "timestamp": iso(now), "data": view}
+        return DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert["id"], department_id=dept.id,
+                           url=dept.webhook_url, payload=json.dumps(body, ensure_ascii=False), state="pending",
+                           attempts=0, created_at=now, next_attempt_at=now,
+                           lease_until=now + timedelta(seconds=self.lease_s), delivered_at=None, last_error=None)
+
+
+def _columns(row: DeliveryRow) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in DeliveryRow.__table__.columns}

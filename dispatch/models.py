@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class UTCDateTime(TypeDecorator):
@@ -53,8 +53,6 @@ class SightingRow(Base):
     drone_id: Mapped[str] = mapped_column(String(100))
     sortie_id: Mapped[str] = mapped_column(String(100))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
-    # Relationships only so that one flush inserts parent rows before the rows that point at them.
-    incident: Mapped["IncidentRow"] = relationship(lazy="raise")
 
 
 class IncidentRow(Base):
@@ -87,7 +85,6 @@ class AlertRow(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), unique=True)
-    incident: Mapped["IncidentRow"] = relationship(lazy="raise")
     department_id: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # new | acknowledged | resolved | rejected
@@ -105,7 +102,6 @@ class AlertEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
-    alert: Mapped["AlertRow"] = relationship(lazy="raise")
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(100))
     from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -24,7 +24,7 @@ class ImageRef(BaseModel):
     def _ordered(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         x0, y0, x1, y1 = v
         if min(v) < 0 or x1 <= x0 or y1 <= y0:
-            raise ValueError(f"box must be [x0, y0, x1, y1] with 0 <= x0 < x1 and 0 <= y0 < y1; got {list(v)}")
+            raise ValueError("box must be [x0, y0, x1, y1] with 0 <= x0 < x1 and 0 <= y0 < y1")
         return v
 
 
@@ -69,7 +69,7 @@ class SightingBase(BaseModel):
     @classmethod
     def _utc_string(cls, v: Any) -> Any:
         if not isinstance(v, str) or not (v.endswith("Z") or v.endswith("+00:00")):
-            raise ValueError(f"time must be an ISO-8601 UTC string ending in 'Z'; got {v!r}")
+            raise ValueError("time must be an ISO-8601 UTC string ending in 'Z', e.g. 2026-07-01T08:30:00Z")
         return v
 
     @field_validator("time")
@@ -78,7 +78,7 @@ class SightingBase(BaseModel):
         v = v.astimezone(timezone.utc)
         ctx = info.context or {}
         if "now" in ctx and v > ctx["now"] + timedelta(seconds=ctx.get("skew_s", 0)):
-            raise ValueError(f"time {v.isoformat()} is in the future (server time {ctx['now'].isoformat()})")
+            raise ValueError(f"time is in the future (server time {ctx['now'].isoformat()})")
         return v
 
     @field_validator("evidence_jpeg_b64")
