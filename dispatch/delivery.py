@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import httpx
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
@@ -32,6 +32,9 @@ from dispatch.store import Writers
 IDLE_WAIT_S = 1.0  # safety net: look at the outbox at least this often even without a wake-up
 CLAIM_BATCH = 200
 RECORD_BATCH = 50  # outcomes per log transaction: keeps the write lock free for ingest
+DELIVERIES = DeliveryRow.__table__
+SET_OUTCOME = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id")).values(
+    {c: bindparam(f"b_{c}") for c in ("attempts", "lease_until", "state", "delivered_at", "next_attempt_at", "last_error")})
 
 
 def retry_after_s(value: str | None, now: datetime) -> float | None:
@@ -182,10 +185,10 @@ class DeliveryWorker:
             decided = [self._decide(o) for o in batch]
             try:
                 with self.writers.begin() as s:
-                    s.execute(insert(DeliveryAttemptRow), [
+                    s.execute(insert(DeliveryAttemptRow.__table__), [
                         {"delivery_id": o.row.id, "at": o.at, "status_code": o.code, "error": o.error,
                          "duration_ms": o.duration_ms} for o in batch])
-                    s.execute(update(DeliveryRow), [values for _, values in decided])
+                    s.execute(SET_OUTCOME, [{f"b_{k}": v for k, v in values.items()} for _, values in decided])
             except SQLAlchemyError:  # not recorded: the leases run out and the messages go out again
                 continue
             for o, (outcome, _) in zip(batch, decided):
