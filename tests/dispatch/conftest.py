@@ -9,7 +9,6 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable
 
 import httpx
@@ -23,9 +22,7 @@ from dispatch.departments import with_webhook_base
 from dispatch.receiver import WebhookReceiver
 from dispatch.server import BackgroundServer
 from dispatch.settings import RetryPolicy, Settings
-from patrol.config import load_city
 
-ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("PATROL_TEST_PG_URL")
 FAST_RETRY = RetryPolicy(base_s=0.1, cap_s=0.4, max_attempts=60, timeout_s=5.0)
 
@@ -33,11 +30,6 @@ FAST_RETRY = RetryPolicy(base_s=0.1, cap_s=0.4, max_attempts=60, timeout_s=5.0)
 KECHENG = (118.8700, 28.9500)
 QUJIANG = (119.0000, 28.9800)
 OUTSIDE = (120.2000, 30.2500)  # Hangzhou: outside every Quzhou jurisdiction
-
-
-@pytest.fixture(scope="session")
-def city():
-    return load_city(ROOT / "configs/quzhou.yaml")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -55,8 +47,8 @@ def store_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def creds(city) -> Credentials:
-    return Credentials.generate([d.id for d in city.departments])
+def creds(quzhou_city) -> Credentials:
+    return Credentials.generate([d.id for d in quzhou_city.departments])
 
 
 @pytest.fixture
@@ -101,9 +93,9 @@ class Live:
 
 
 @pytest.fixture
-def live(store_url, city, creds, receiver):
-    settings = Settings(departments=with_webhook_base(city.departments, receiver.url), taxonomy=city.taxonomy,
-                        credentials=creds, database_url=store_url, retry=FAST_RETRY)
+def live(store_url, quzhou_city, creds, receiver):
+    settings = Settings(departments=with_webhook_base(quzhou_city.departments, receiver.url),
+                        taxonomy=quzhou_city.taxonomy, credentials=creds, database_url=store_url, retry=FAST_RETRY)
     server = BackgroundServer(create_app(settings))
     server.start()
     with httpx.Client(timeout=10) as client:

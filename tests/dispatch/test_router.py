@@ -10,46 +10,46 @@ from dispatch.router import GeoRouter
 
 
 @pytest.fixture(scope="module")
-def router(city):
-    return GeoRouter(city.departments, city.taxonomy)
+def router(quzhou_city):
+    return GeoRouter(quzhou_city.departments, quzhou_city.taxonomy)
 
 
-def test_bulk_query_agrees_with_one_point_at_a_time(router, city):
+def test_bulk_query_agrees_with_one_point_at_a_time(router, quzhou_city):
     rng = np.random.default_rng(7)
-    x0, y0, x1, y1 = city.district("柯城区").area.union(city.district("开化县").area).bounds
+    x0, y0, x1, y1 = quzhou_city.district("柯城区").area.union(quzhou_city.district("开化县").area).bounds
     n = 3000
     lon, lat = rng.uniform(x0 - 0.1, x1 + 0.1, n), rng.uniform(y0 - 0.1, y1 + 0.1, n)
-    types = rng.integers(0, len(city.taxonomy.types), n)
+    types = rng.integers(0, len(quzhou_city.taxonomy.types), n)
     dept, area = router.route_indices(lon, lat, types)
     one = [router.route_one_indices(lon[i], lat[i], int(types[i])) for i in range(n)]
     assert [tuple(x) for x in one] == list(zip(dept.tolist(), area.tolist()))
     assert len(set(dept.tolist())) > 5  # the sample really spans several departments
 
 
-def test_every_routed_point_lies_in_its_departments_jurisdiction(router, city):
+def test_every_routed_point_lies_in_its_departments_jurisdiction(router, quzhou_city):
     rng = np.random.default_rng(3)
-    x0, y0, x1, y1 = np.array([d.area.bounds for d in city.districts]).T
+    x0, y0, x1, y1 = np.array([d.area.bounds for d in quzhou_city.districts]).T
     lon = rng.uniform(x0.min(), x1.max(), 2000)
     lat = rng.uniform(y0.min(), y1.max(), 2000)
-    types = rng.integers(0, len(city.taxonomy.types), 2000)
+    types = rng.integers(0, len(quzhou_city.taxonomy.types), 2000)
     dept, _ = router.route_indices(lon, lat, types)
     for i in range(2000):
-        d = city.departments[dept[i]]
-        t = city.taxonomy.types[types[i]]
+        d = quzhou_city.departments[dept[i]]
+        t = quzhou_city.taxonomy.types[types[i]]
         if d.catch_all:
-            local = [x for x in city.departments if x.jurisdiction is not None and not x.catch_all
+            local = [x for x in quzhou_city.departments if x.jurisdiction is not None and not x.catch_all
                      and x.jurisdiction.covers(Point(lon[i], lat[i])) and t.code in x.handles]
             assert local == [], (lon[i], lat[i], t.code)
         else:
             assert d.jurisdiction.covers(Point(lon[i], lat[i])) and d.kind in t.handled_by
 
 
-def test_a_border_point_always_goes_to_the_same_department(router, city):
-    shared = set(city.district("柯城区").area.exterior.coords) & set(city.district("衢江区").area.exterior.coords)
+def test_a_border_point_always_goes_to_the_same_department(router, quzhou_city):
+    shared = set(quzhou_city.district("柯城区").area.exterior.coords) & set(quzhou_city.district("衢江区").area.exterior.coords)
     point = Point(sorted(shared)[len(shared) // 2])  # a vertex both district outlines share
-    assert city.district("柯城区").area.covers(point) and city.district("衢江区").area.covers(point)
+    assert quzhou_city.district("柯城区").area.covers(point) and quzhou_city.district("衢江区").area.covers(point)
     routes = {router.route([point.x] * 3, [point.y] * 3, ["road_waterlogging"] * 3)[i].department.id for i in range(3)}
-    routes |= {GeoRouter(city.departments, city.taxonomy).route([point.x], [point.y], ["road_waterlogging"])[0].department.id}
+    routes |= {GeoRouter(quzhou_city.departments, quzhou_city.taxonomy).route([point.x], [point.y], ["road_waterlogging"])[0].department.id}
     # Both districts are candidates; 柯城区 has the preferred kind (城市管理), 衢江区 only the second (水利).
     assert routes == {"kecheng-urban"}
     zhifa = router.route([point.x], [point.y], ["exposed_garbage"])[0]

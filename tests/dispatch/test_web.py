@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import screenshot_is_not_blank
 from tests.dispatch.conftest import sighting
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"needs Chromium at {CHROMIUM}")]
+pytestmark = pytest.mark.browser  # the `browser` fixture (tests/conftest.py) skips without /usr/bin/chromium
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
-
-
-def test_inbox_shows_alert_on_map_with_photo_and_ack_works(live, browser, tmp_path: Path):
+def test_inbox_shows_alert_on_map_with_photo_and_ack_works(live, browser, tmp_path: Path, request):
     alert_id = live.post(sighting("web-1")).json()["alert_id"]
     token = live.creds.departments["kecheng-urban"].token
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    request.addfinalizer(page.close)
     outside: list[str] = []
     local = (live.url, "blob:" + live.url)  # blob: = the evidence photo fetched with the token
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(local) else None)
@@ -48,18 +36,19 @@ def test_inbox_shows_alert_on_map_with_photo_and_ack_works(live, browser, tmp_pa
     page.wait_for_function("document.getElementById('d-status').textContent.includes('acknowledged')", timeout=10_000)
     assert page.is_disabled("#btn-ack") and not page.is_disabled("#btn-resolve")
     assert "已派人 crew sent" in page.inner_text("#history")
-    page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
-    assert (tmp_path / "inbox.png").stat().st_size > 10_000
+    png = page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
+    assert screenshot_is_not_blank(png)
 
     detail = live.client.get(f"{live.url}/v1/alerts/{alert_id}", headers=live.as_dept("kecheng-urban")).json()
     assert detail["status"] == "acknowledged" and detail["status_history"][-1]["note"] == "已派人 crew sent"
     assert outside == []  # nothing fetched from anywhere but the dispatch server
 
 
-def test_dashboard_counts_alerts(live, browser):
+def test_dashboard_counts_alerts(live, browser, request):
     live.post(sighting("dash-1"))
     live.post(sighting("dash-2", type="exposed_garbage"))
     page = browser.new_page()
+    request.addfinalizer(page.close)
     page.goto(f"{live.url}/dashboard#token={live.creds.admin_token}")
     page.wait_for_function("document.getElementById('k-total').textContent === '2'", timeout=10_000)
     assert "道路积水" in page.inner_text("#by-type") and "暴露垃圾" in page.inner_text("#by-type")
