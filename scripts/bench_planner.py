@@ -139,7 +139,7 @@ def results_table(results: list[dict]) -> Table:
     for r in results:
         for who in ("planner", "baseline"):
             m = r[who]
-            table.add_row(r["scenario"], who, f"{m['plan_cpu_s']:.1f}", f"{m['coverage']:.2%}", f"{m['makespan_h']:.2f}",
+            table.add_row(r["scenario"], who, f"{m['plan_cpu_s']:.1f}", f"{m['coverage']:.3%}", f"{m['makespan_h']:.2f}",
                           f"{r['lower_bound_h']:.2f}", f"{m['ratio_to_lower_bound']:.2f}", str(m["sorties"]),
                           f"{m['flight_h']:.1f}")
     return table

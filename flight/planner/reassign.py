@@ -55,15 +55,17 @@ def repack(s: Sortie, lanes: Sequence[SurveyLane], dock: DockInfo, frame: Metric
     return out
 
 
-def _finish_times(sorties: list[Sortie]) -> dict[str, float]:
-    end: dict[str, float] = {}
+def _finish_times(sorties: list[Sortie], ready_s: dict[str, float]) -> dict[str, float]:
+    """When each working drone lands its last sortie (its ready time if it has none)."""
+    end = dict(ready_s)
     for s in sorties:
         end[s.drone_id] = max(end.get(s.drone_id, 0.0), s.start_s + s.duration_s)
     return end
 
 
 def steal(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int], frame: MetricFrame,
-          no_fly_m: BaseGeometry | None, priority_first: bool = False) -> tuple[list[Sortie], float]:
+          no_fly_m: BaseGeometry | None, priority_first: bool = False,
+          ready_s: dict[str, float] | None = None) -> tuple[list[Sortie], float]:
     """Even out finish times; returns the sorties and the makespan.
 
     The drone that finishes last hands one of its sorties to a nearby dock's drone whenever
@@ -71,29 +73,31 @@ def steal(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int]
     the end of level ≤ L work is brought forward by moving level-L sorties only, which never
     delays a lower level (drones fly lower numbers first), so priority-1 zones are done
     city-wide as early as the docks in reach allow — at the cost of a longer makespan.
+    ready_s: working drones and when each is free (re-planning); default every drone at 0.
     """
-    assign(sorties, docks, priority)
+    ready = ready_s if ready_s is not None else {r.id: 0.0 for d in docks for r in d.drones}
+    assign(sorties, docks, priority, ready)
     levels = sorted({priority.get(s.zone_id, 99) for s in sorties})
     for level in levels if priority_first else [None]:
-        sorties = _even_out(sorties, docks, priority, frame, no_fly_m, level)
-    return sorties, assign(sorties, docks, priority)
+        sorties = _even_out(sorties, docks, priority, frame, no_fly_m, level, ready)
+    return sorties, assign(sorties, docks, priority, ready)
 
 
 def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int], frame: MetricFrame,
-              no_fly_m: BaseGeometry | None, level: int | None) -> list[Sortie]:
+              no_fly_m: BaseGeometry | None, level: int | None, ready: dict[str, float]) -> list[Sortie]:
     """Move sorties of `level` (any, if None) while the end of level ≤ `level` work comes forward."""
     def upto(s: Sortie) -> bool:
         return level is None or priority.get(s.zone_id, 99) <= level
 
     def done(ss: list[Sortie]) -> float:
-        return max(s.start_s + s.duration_s for s in ss if upto(s))
+        return max((s.start_s + s.duration_s for s in ss if upto(s)), default=0.0)
 
     by_id = {d.id: d for d in docks}
-    xy = {d.id: frame.forward(d.lon, d.lat) for d in docks if d.drones}
+    xy = {d.id: frame.forward(d.lon, d.lat) for d in docks if any(r.id in ready for r in d.drones)}
     current = done(sorties)
     for _ in range(MAX_MOVES):
         early = [s for s in sorties if upto(s)]
-        end = _finish_times(early)
+        end = _finish_times(early, ready)
         last_drone = max(end, key=lambda d: (end[d], d))
         mine = sorted((s for s in early if s.drone_id == last_drone
                        and (level is None or priority.get(s.zone_id, 99) == level)), key=lambda s: -s.start_s)
@@ -102,11 +106,11 @@ def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, 
             if moved is None:
                 continue
             trial = [s for s in sorties if s is not candidate] + moved
-            assign(trial, docks, priority)
+            assign(trial, docks, priority, ready)
             if done(trial) < current - 1.0:
                 sorties, current = trial, done(trial)
                 break
-            assign(sorties, docks, priority)
+            assign(sorties, docks, priority, ready)
         else:
             break
     return sorties
@@ -125,7 +129,10 @@ def _hand_over(last: Sortie, sorties: list[Sortie], end: dict[str, float], makes
             new = repack(last, last.lanes, dock, frame, no_fly_m, f"{last.id}@{dock_id}")
         except ValueError:
             continue
-        free = min(end.get(r.id, 0.0) + _tail_charge(sorties, r.id, dock) for r in dock.drones)
+        working = [r for r in dock.drones if r.id in end]
+        if not working:
+            continue
+        free = min(end[r.id] + _tail_charge(sorties, r.id, dock) for r in working)
         finish = free + sum(n.duration_s for n in new) + sum(recharge_s(n.duration_s, dock, dock.flyer) for n in new[:-1])
         if finish < makespan - 1.0 and (best is None or finish < best[0]):
             best = (finish, new)

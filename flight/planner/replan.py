@@ -8,6 +8,7 @@ has one), and every sortie not yet flown is rescheduled on the remaining drones.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -18,8 +19,8 @@ from detector.geo import MetricFrame
 from flight.mission import Sortie
 from flight.planner.errors import PlanningError
 from flight.planner.plan import Plan
-from flight.planner.reassign import repack
-from flight.planner.schedule import assign, lower_bound_s, recharge_s
+from flight.planner.reassign import repack, steal
+from flight.planner.schedule import lower_bound_s, recharge_s
 
 
 def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str], now_s: float,
@@ -68,56 +69,49 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
             kept.append(replace(s, drone_id=None, start_s=None))
         else:
             leftovers.append((s, s.lanes))
-    fresh = _rehome(leftovers, kept, plan, staffed, ready, frame)
-    todo = [s for s in kept if s.id not in flying] + fresh
+    no_fly_m = shapely.union_all([frame.to_metric(shape(g)) for g in plan.no_fly]) if plan.no_fly else None
+    fresh = _rehome(leftovers, plan, staffed, frame, no_fly_m)
+    airborne = [s for s in kept if s.id in flying]
     priority = {z.id: z.priority for z in plan.zones}
-    makespan = max(assign(todo, plan.docks, priority, ready), *(s.start_s + s.duration_s for s in kept if s.id in flying),
-                   float(now_s))
+    todo, makespan = steal([s for s in kept if s.id not in flying] + fresh, plan.docks, priority, frame, no_fly_m,
+                           ready_s=ready)
+    makespan = max(makespan, *(s.start_s + s.duration_s for s in airborne), float(now_s))
     sweep = sum(s.sweep_s for s in todo)
+    old_ids = {s.id for s in plan.sorties}
     done = {}
-    for s in kept + fresh:
+    for s in airborne + todo:
         done[s.zone_id] = max(done.get(s.zone_id, 0.0), s.start_s + s.duration_s)
     zones = [replace(z, done_s=round(done.get(z.id, min(z.done_s, now_s)), 1)) for z in plan.zones]
     bound = now_s + lower_bound_s(sweep, plan.docks, plan.farthest_round_trip_s, alive)
-    return replace(plan, sorties=kept + fresh, zones=zones, makespan_s=round(makespan, 1),
+    return replace(plan, sorties=airborne + todo, zones=zones, makespan_s=round(makespan, 1),
                    lower_bound_s=round(bound, 1), sweep_s=round(sweep, 1), revision=plan.revision + 1,
                    notes=plan.notes + [f"revision {plan.revision + 1} at t={now_s:.0f} s: "
-                                       f"{len(fresh)} new sorties, failed drones {sorted(failed) or 'none'}"])
+                                       f"{sum(s.id not in old_ids for s in todo)} new sorties, "
+                                       f"failed drones {sorted(failed) or 'none'}"])
 
 
 def _drone(plan: Plan, drone_id: str):
     return next(r for d in plan.docks for r in d.drones if r.id == drone_id)
 
 
-def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan, staffed: set[str],
-            ready: dict[str, float], frame: MetricFrame) -> list[Sortie]:
-    """New sorties for unflown strips: own dock if it has drones left, else the least loaded dock in reach."""
-    dock_of = plan.drone_dock()
-    load = {d.id: 0.0 for d in plan.docks if d.id in staffed}
-    for drone, t in ready.items():
-        load[dock_of[drone]] += t
-    for s in kept:
-        load[s.dock_id] += s.duration_s + recharge_s(s.duration_s, plan.dock(s.dock_id), plan.dock(s.dock_id).flyer)
-    drones = {d.id: sum(1 for r in d.drones if r.id in ready) for d in plan.docks if d.id in staffed}
-    no_fly_m = (shapely.union_all([frame.to_metric(shape(g)) for g in plan.no_fly]) if plan.no_fly else None)
+def _rehome(leftovers: list[tuple[Sortie, list]], plan: Plan, staffed: set[str],
+            frame: MetricFrame, no_fly_m) -> list[Sortie]:
+    """New sorties for unflown strips: from their own dock if it has drones left, else the nearest
+    staffed dock in reach (`steal` then spreads them to where they land the plan earliest)."""
     fresh: list[Sortie] = []
     for s, lanes in leftovers:
         if not lanes:
             continue
-        if s.dock_id in staffed:
-            order = [plan.dock(s.dock_id)]
-        else:
-            order = sorted((plan.dock(d) for d in staffed), key=lambda d: (load[d.id] / drones[d.id], d.id))
+        x, y = frame.forward(*lanes[0].start)
+        order = sorted((plan.dock(d) for d in staffed),
+                       key=lambda d: (d.id != s.dock_id, math.dist(frame.forward(d.lon, d.lat), (x, y)), d.id))
         error: PlanningError | None = None
         for dock in order:
             try:
-                new = repack(s, lanes, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}")
+                fresh.extend(repack(s, lanes, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}"))
+                break
             except PlanningError as err:
                 error = err
-                continue
-            load[dock.id] += sum(n.duration_s + recharge_s(n.duration_s, dock, dock.flyer) for n in new)
-            fresh.extend(new)
-            break
         else:
             raise error or PlanningError(f"sortie {s.id!r}", "dock_id", s.dock_id, "no dock with drones left")
     return fresh

@@ -46,7 +46,7 @@ def zone_table(plan: Plan) -> Table:
         table.add_column(col)
     for z in plan.zones:
         revisit = f"{z.revisit_period_h:g} h: {'ok' if z.revisit_ok else 'NOT MET'} · {z.revisit_drones:.1f} drones"
-        table.add_row(z.name, str(z.priority), f"{z.area_km2:.1f}", f"{z.coverage:.2%}", str(z.sortie_count),
+        table.add_row(z.name, str(z.priority), f"{z.area_km2:.1f}", f"{z.coverage:.3%}", str(z.sortie_count),
                       str(z.photo_count), _hours(z.done_s), revisit)
     return table
 
@@ -80,6 +80,6 @@ def plan(
     console.print(zone_table(result))
     console.print(
         f"makespan 完成时间 [bold]{_hours(result.makespan_s)}[/] · lower bound 下界 {_hours(result.lower_bound_s)} "
-        f"(ratio {result.ratio:.2f}) · coverage 覆盖率 {result.coverage:.2%} · {len(result.sorties)} sorties · "
+        f"(ratio {result.ratio:.2f}) · coverage 覆盖率 {result.coverage:.3%} · {len(result.sorties)} sorties · "
         f"planned in {elapsed:.1f} s")
     console.print(f"wrote {len(files) + 2} files to {output}/ (plan.json, plan.geojson, qgc/, wpl/, map.html, map.png)")
