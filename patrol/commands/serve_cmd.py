@@ -21,7 +21,7 @@ def serve(
                            help="SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://user:pw@host/db"),
     credentials: Path = typer.Option(Path("out/dispatch/credentials.json"),
                                      help="department tokens + webhook secrets (JSON, created on first start, mode 600)"),
-    public_url: str = typer.Option(None, help="base URL departments use to reach this server (links in alerts)"),
+    public_url: str | None = typer.Option(None, help="base URL departments use to reach this server (links in alerts)"),
 ) -> None:
     """Receive sightings, de-duplicate into incidents, route to departments, deliver signed webhooks."""
     import uvicorn  # the web stack loads only for this command, so the rest of the CLI starts fast
