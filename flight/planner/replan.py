@@ -53,7 +53,7 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
     for s in plan.sorties:
         last = len(s.items) - 1
         if s.id in flying and s.drone_id in alive:
-            end = (s.start_s or now_s) + s.duration_s
+            end = (now_s if s.start_s is None else s.start_s) + s.duration_s
             ready[s.drone_id] = max(ready[s.drone_id], end + recharge_s(s.duration_s, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
             kept.append(s)
             continue
@@ -61,7 +61,7 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
             if progress[s.id] >= last:
                 continue
             if s.drone_id in alive:
-                flown = min(max(0.0, now_s - (s.start_s or now_s)), s.duration_s)
+                flown = min(max(0.0, now_s - (now_s if s.start_s is None else s.start_s)), s.duration_s)
                 ready[s.drone_id] = max(ready[s.drone_id],
                                         now_s + recharge_s(flown, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
             leftovers.append((s, s.unflown_lanes(progress[s.id])))

@@ -278,3 +278,19 @@ def _cut(s, n):
     from dataclasses import replace
 
     return replace(s, lanes=s.lanes[:n])
+
+
+def test_replan_keeps_sorties_still_in_the_air_and_waits_for_their_drones(u_plan):
+    _, plan = u_plan
+    flying = plan.sorties_of("uav-1-0")[0]
+    stopped = plan.sorties_of("uav-0-0")[0]
+    now = flying.start_s + 300.0
+    new = replan(plan, {stopped.id: stopped.lanes[0].end_item}, set(), now, still_flying={flying.id})
+    assert new.sortie(flying.id) == flying
+    landed = flying.start_s + flying.duration_s
+    later = [s for s in new.sorties if s.drone_id == "uav-1-0" and s.id != flying.id]
+    assert later and min(s.start_s for s in later) >= landed
+    # the stopped drone is not failed: it flies again after recharging what it used
+    again = [s for s in new.sorties if s.drone_id == "uav-0-0"]
+    assert again and min(s.start_s for s in again) > now
+    assert not any(s.id == stopped.id for s in new.sorties)
