@@ -195,7 +195,7 @@ class Copter:
 
     def _step_auto(self, dt: float, ev: Events) -> None:
         while self.current < len(self.mission) and self.mission[self.current].command in DO_COMMANDS:
-            self._do(self.mission[self.current])
+            self._do(self.mission[self.current], ev)
             self.current += 1
         if self.current >= len(self.mission):
             self._move_to(self.x, self.y, self.alt, dt, ev)  # mission complete: hold position
@@ -231,10 +231,12 @@ class Copter:
             self.landed_state = IN_AIR
             self.current += 1
 
-    def _do(self, item: MissionItem) -> None:
+    def _do(self, item: MissionItem, ev: Events) -> None:
         if item.command == mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST:
             self.trigger_m = max(0.0, item.param1)
-            self._since_trigger = self.trigger_m if item.param3 >= 1 else 0.0
+            self._since_trigger = 0.0
+            if item.param3 >= 1 and self.trigger_m > 0:  # ArduPilot: "trigger once immediately"
+                self._shoot(self.x, self.y, ev)
         elif item.command == mavlink.MAV_CMD_DO_CHANGE_SPEED and item.param2 > 0:
             self.speed = item.param2
 
@@ -291,10 +293,11 @@ class Copter:
         while self._since_trigger + (moved - travelled) >= self.trigger_m:
             travelled += self.trigger_m - self._since_trigger
             self._since_trigger = 0.0
-            px, py = x0 + ux * travelled, y0 + uy * travelled
-            lon, lat = self.frame.inverse(px, py)
-            shot = Shot(len(self.shots), self.t, float(lat), float(lon), self.alt,
-                        self.home_amsl + self.alt, self.yaw_deg)
-            self.shots.append(shot)
-            ev.shots.append(shot)
+            self._shoot(x0 + ux * travelled, y0 + uy * travelled, ev)
         self._since_trigger += moved - travelled
+
+    def _shoot(self, px: float, py: float, ev: Events) -> None:
+        lon, lat = self.frame.inverse(px, py)
+        shot = Shot(len(self.shots), self.t, float(lat), float(lon), self.alt, self.home_amsl + self.alt, self.yaw_deg)
+        self.shots.append(shot)
+        ev.shots.append(shot)

@@ -119,3 +119,27 @@ def test_upload_while_flying_with_motor_failure_ends_in_crash_and_silence():
     crash, after, copter = asyncio.run(go())
     assert crash is not None and crash.severity == mavlink.MAV_SEVERITY_EMERGENCY
     assert after is None and copter.crashed and not copter.armed
+
+
+def test_trigger_distance_with_trigger_once_fires_at_once_even_if_switched_off_next():
+    """ArduPilot's DO_SET_CAM_TRIGG_DIST param3=1 shoots immediately: a one-photo strip
+    (on, then off at the same waypoint) still gets its photo."""
+    cam_on = MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=mavlink.MAV_FRAME_MISSION,
+                         param1=50.0, param3=1.0)
+    cam_off = MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=mavlink.MAV_FRAME_MISSION)
+    home, takeoff, wp, rtl = hop(0.002)
+
+    async def go():
+        async with one_vehicle(speed=40.0, ekf_ready_s=2.0) as (ch, sim, _):
+            await mp.upload(ch, [home, takeoff, wp, cam_on, cam_off, rtl])
+            await armed_in_guided(ch, sim)
+            await commands.mission_start(ch)
+            while True:
+                msg = await ch.expect(["HEARTBEAT"], 30.0)
+                assert msg is not None
+                if sim.copter.current >= 5 and not msg.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED:
+                    return sim.copter.shots
+
+    shots = asyncio.run(go())
+    assert len(shots) == 1
+    assert abs(shots[0].lat - (LAT + 0.002)) < 1e-6 and abs(shots[0].lon - LON) < 1e-6
