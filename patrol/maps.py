@@ -105,9 +105,13 @@ def _tiles_svg(url: str, zoom: int, x0: float, y0: float, x1: float, y1: float) 
     return "".join(out)
 
 
-def render_html(layers: list[Layer], title: str, tiles: str | None = None) -> str:
-    """One HTML file, no external resources (unless `tiles` names a tile server)."""
-    bounds = _bounds(layers)
+Bounds = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
+
+
+def render_html(layers: list[Layer], title: str, tiles: str | None = None, bounds: Bounds | None = None) -> str:
+    """One HTML file, no external resources (unless `tiles` names a tile server); opens on
+    `bounds` (default: everything drawn)."""
+    bounds = bounds or _bounds(layers)
     zoom = _zoom_for(bounds)
     fwd = _world_px(zoom)
     groups = []
@@ -172,8 +176,8 @@ document.getElementById(cb.dataset.layer).style.display=cb.checked?'':'none';}})
 """
 
 
-def render_png(layers: list[Layer], path: Path, title: str) -> None:
-    """Static picture of the same layers (for reports and issue notes)."""
+def render_png(layers: list[Layer], path: Path, title: str, bounds: Bounds | None = None) -> None:
+    """Static picture of the same layers (for reports and issue notes), cropped to `bounds` if given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -216,6 +220,10 @@ def render_png(layers: list[Layer], path: Path, title: str) -> None:
         handles.append(plt.Line2D([], [], color=st.stroke, lw=2, label=f"{layer.name} ({len(layer.features)})"))
     ax.set_aspect("equal")
     ax.autoscale_view()
+    if bounds is not None:
+        (x0, y0), (x1, y1) = (fwd(bounds[0], bounds[1]), fwd(bounds[2], bounds[3]))
+        ax.set_xlim(float(x0), float(x1))
+        ax.set_ylim(-float(y0), -float(y1))
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title)
@@ -225,14 +233,15 @@ def render_png(layers: list[Layer], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def write_map(layers: list[Layer], path: Path, title: str, tiles: str | None = None) -> None:
+def write_map(layers: list[Layer], path: Path, title: str, tiles: str | None = None,
+              bounds: Bounds | None = None) -> None:
     """Write `path` as .html or .png, chosen by its suffix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".png":
-        render_png(layers, path, title)
+        render_png(layers, path, title, bounds)
     elif path.suffix.lower() in (".html", ".htm"):
-        path.write_text(render_html(layers, title, tiles), encoding="utf-8")
+        path.write_text(render_html(layers, title, tiles, bounds), encoding="utf-8")
     else:
         raise ValueError(f"map output must end in .html or .png, got {path.name!r}")
 

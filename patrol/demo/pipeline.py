@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -23,6 +23,7 @@ from detector.detect import DEFAULT_MODEL, Detector
 from detector.synth.world import World
 from dispatch.app import create_app
 from dispatch.credentials import Credentials
+from dispatch.departments import with_webhook_base
 from dispatch.receiver import WebhookReceiver
 from dispatch.server import BackgroundServer
 from dispatch.settings import Settings
@@ -93,7 +94,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     creds = Credentials.generate([d.id for d in city.departments])
     receiver = WebhookReceiver({d: c.webhook_secret for d, c in creds.departments.items()})
     receiver.start()
-    departments = tuple(replace(d, webhook_url=receiver.url_for(d.id)) for d in city.departments)
+    departments = with_webhook_base(city.departments, receiver.url)
     opts.work_dir.mkdir(parents=True, exist_ok=True)
     db = opts.work_dir / "dispatch.db"
     for stale in opts.work_dir.glob("dispatch.db*"):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from shapely.geometry import Point
+from shapely.ops import unary_union
 
 from patrol.demo.result import DemoResult
 from patrol.maps import Feature, Layer, Style, write_map
@@ -71,7 +72,7 @@ def map_layers(result: DemoResult) -> list[Layer]:
     return [
         Layer("巡查区 Patrol zones", tuple(Feature(z.area, z.name) for z in result.zones),
               Style(stroke="#1565c0", fill="#90caf9", fill_opacity=0.25, width=2)),
-        Layer("照片覆盖 Photo footprints", tuple(Feature(f) for f in result.footprints),
+        Layer("照片覆盖 Photo footprints", tuple(Feature(f, "photographed") for f in result.footprints),
               Style(stroke="#9e9e9e", width=0.4, fill="#fff59d", fill_opacity=0.12)),
         Layer("航迹 Flown tracks", tuple(Feature(t, d) for d, t in result.tracks.items()),
               Style(stroke="#6a1b9a", width=1.2)),
@@ -103,8 +104,12 @@ def write_report(result: DemoResult, out: Path) -> dict:
     figures = summary(result)
     (out / "summary.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
     layers = map_layers(result)
-    write_map(layers, out / "coverage.png", title="综合飞一次 演示 · coverage, tracks and findings")
-    write_map(layers, out / "map.html", title="综合飞一次 演示 · coverage, tracks and findings")
+    zones = unary_union([z.area for z in result.zones])
+    pad = 0.1 * max(zones.bounds[2] - zones.bounds[0], zones.bounds[3] - zones.bounds[1])
+    close_up = (zones.bounds[0] - pad, zones.bounds[1] - pad, zones.bounds[2] + pad, zones.bounds[3] + pad)
+    write_map(layers, out / "coverage.png", title="综合飞一次 演示 · 覆盖与发现 coverage and findings", bounds=close_up)
+    write_map(layers, out / "overview.png", title="综合飞一次 演示 · 机巢与航迹 docks and flown tracks")
+    write_map(layers, out / "map.html", title="综合飞一次 演示 · coverage, tracks and findings", bounds=close_up)
     (out / "index.html").write_text(_page(result, figures), encoding="utf-8")
     return figures
 
@@ -174,7 +179,7 @@ img{{max-width:100%;background:#fff;border:1px solid #ccc}} section{{margin-top:
 <div class="cards">{card_html}</div>
 <section><h2>覆盖与发现 Coverage and findings</h2>
 <p><a href="map.html">交互地图 Interactive map</a> · <a href="summary.json">summary.json</a></p>
-<img src="coverage.png" alt="coverage map"></section>
+<img src="coverage.png" alt="coverage map"><img src="overview.png" alt="overview map"></section>
 <section><h2>按类型 By type</h2>{per_type}</section>
 <section><h2>按部门 By department</h2>{per_dept}</section>
 <section><h2>告警 Alerts</h2>{alerts}</section>
