@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from dispatch.ingest import KeyConflict
+from dispatch.ingest import KeyConflict, StoreUnavailable
 from dispatch.service import DispatchService
 
 
@@ -100,6 +100,8 @@ async def _post_sightings(request: Request) -> JSONResponse:
     except KeyConflict as exc:
         field = f"[{exc.index}].key" if batch else "key"
         return problem(409, f"{field}: {exc}")
+    except StoreUnavailable as exc:
+        return problem(503, f"{exc}; nothing was stored, retry the same request")
     out = [r.__dict__ for r in results]
     status = 201 if any(r.status == "created" for r in results) else 200
     return JSONResponse({"results": out} if batch else out[0], status_code=status)
@@ -115,4 +117,5 @@ def install(app: FastAPI, model: type, max_batch: int) -> None:
                    201: {"description": "stored and committed"}, 400: {"description": "malformed JSON"},
                    409: {"description": "key reused for a different sighting"},
                    413: {"description": "body too large"}, 415: {"description": "not application/json"},
-                   422: {"description": "a field is invalid; `errors` names each"}})
+                   422: {"description": "a field is invalid; `errors` names each"},
+                   503: {"description": "nothing stored (store unavailable); retry the same request"}})

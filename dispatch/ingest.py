@@ -46,6 +46,10 @@ class KeyConflict(Exception):
         super().__init__(f"key {key!r} was already used for a different sighting")
 
 
+class StoreUnavailable(Exception):
+    """Nothing was stored (store error or shutdown); the sender should retry the same request."""
+
+
 def payload_hash(item: SightingBase) -> str:
     return hashlib.sha256(item.model_dump_json().encode()).hexdigest()
 
@@ -73,11 +77,14 @@ class Ingestor:
         self.taxonomy, self.base_url, self.metrics, self.on_commit = taxonomy, base_url, metrics, on_commit
         self.lease_s = lease_s
         self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._closed = False
         self._thread = threading.Thread(target=self._commit_loop, name="ingest-commit", daemon=True)
         self._thread.start()
 
     def ingest(self, items: list[SightingBase], received_at: datetime) -> list[IngestResult]:
         """Store what is new and return one result per item; returns only after the commit."""
+        if self._closed:
+            raise StoreUnavailable("dispatch is shutting down; retry against the next instance")
         job = _Job(items, received_at)
         self._queue.put(job)
         job.done.wait()
@@ -87,6 +94,7 @@ class Ingestor:
         return job.results
 
     def close(self) -> None:
+        self._closed = True
         self._queue.put(None)
         self._thread.join(timeout=10)
 
@@ -108,7 +116,8 @@ class Ingestor:
                         job.error = exc
         except Exception as exc:  # the group's transaction failed: nobody's sightings were stored
             for job in jobs:
-                job.results, job.error = None, job.error or exc
+                job.results = None
+                job.error = job.error or StoreUnavailable(f"store: {type(exc).__name__}: {exc}"[:300])
             deliveries, opened = [], []
         for job in jobs:
             for r in job.results or []:

@@ -51,3 +51,21 @@ def test_each_bad_input_is_refused_naming_its_field_and_changes_nothing(live):
     assert snapshot(live) == before
     keys = [a["alert_id"] for a in live.alerts("kecheng-urban")]
     assert len(keys) == 1
+
+
+def test_store_failure_answers_503_and_the_retry_succeeds(live, store_url):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sightings RENAME TO sightings_away"))
+    body = sighting("during-outage")
+    try:
+        failed = live.post(body)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE sightings_away RENAME TO sightings"))
+        engine.dispose()
+    assert failed.status_code == 503 and "retry" in failed.json()["detail"]
+    assert snapshot(live)[0] == 0
+    assert live.post(body).status_code == 201  # the same request, retried
