@@ -22,6 +22,8 @@ from flight.planner.plan import Plan
 from flight.planner.reassign import repack, steal
 from flight.planner.schedule import lower_bound_s, recharge_s
 
+NEAREST_DOCKS = 10  # docks weighed for a sortie whose own dock has no drone left
+
 
 def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str], now_s: float,
            still_flying: Iterable[str] = ()) -> Plan:
@@ -70,7 +72,7 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
         else:
             leftovers.append((s, s.lanes))
     no_fly_m = shapely.union_all([frame.to_metric(shape(g)) for g in plan.no_fly]) if plan.no_fly else None
-    fresh = _rehome(leftovers, plan, staffed, frame, no_fly_m)
+    fresh = _rehome(leftovers, kept, plan, ready, frame, no_fly_m)
     airborne = [s for s in kept if s.id in flying]
     priority = {z.id: z.priority for z in plan.zones}
     todo, makespan = steal([s for s in kept if s.id not in flying] + fresh, plan.docks, priority, frame, no_fly_m,
@@ -94,24 +96,44 @@ def _drone(plan: Plan, drone_id: str):
     return next(r for d in plan.docks for r in d.drones if r.id == drone_id)
 
 
-def _rehome(leftovers: list[tuple[Sortie, list]], plan: Plan, staffed: set[str],
+def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan, ready: dict[str, float],
             frame: MetricFrame, no_fly_m) -> list[Sortie]:
-    """New sorties for unflown strips: from their own dock if it has drones left, else the nearest
-    staffed dock in reach (`steal` then spreads them to where they land the plan earliest)."""
+    """New sorties for unflown strips: from their own dock if it has drones left, else from whichever
+    of the nearest staffed docks in reach would land them earliest (`steal` polishes afterwards)."""
+    dock_of = plan.drone_dock()
+    drones: dict[str, int] = {}
+    busy: dict[str, float] = {}  # drone-seconds of work queued at each staffed dock
+    for drone, t in ready.items():
+        drones[dock_of[drone]] = drones.get(dock_of[drone], 0) + 1
+        busy[dock_of[drone]] = busy.get(dock_of[drone], 0.0) + t
+    for s in kept:
+        busy[s.dock_id] += s.duration_s + recharge_s(s.duration_s, plan.dock(s.dock_id), plan.dock(s.dock_id).flyer)
     fresh: list[Sortie] = []
     for s, lanes in leftovers:
         if not lanes:
             continue
-        x, y = frame.forward(*lanes[0].start)
-        order = sorted((plan.dock(d) for d in staffed),
-                       key=lambda d: (d.id != s.dock_id, math.dist(frame.forward(d.lon, d.lat), (x, y)), d.id))
+        if s.dock_id in drones:
+            order = [plan.dock(s.dock_id)]
+        else:
+            x, y = frame.forward(*lanes[0].start)
+            order = sorted((plan.dock(d) for d in drones),
+                           key=lambda d: (math.dist(frame.forward(d.lon, d.lat), (x, y)), d.id))[:NEAREST_DOCKS]
+        best: tuple[float, str, list[Sortie]] | None = None
         error: PlanningError | None = None
         for dock in order:
             try:
-                fresh.extend(repack(s, lanes, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}"))
-                break
+                new = repack(s, lanes, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}")
             except PlanningError as err:
                 error = err
-        else:
+                continue
+            work = sum(n.duration_s + recharge_s(n.duration_s, dock, dock.flyer) for n in new)
+            finish = (busy[dock.id] + work) / drones[dock.id]
+            if best is None or finish < best[0]:
+                best = (finish, dock.id, new)
+        if best is None:
             raise error or PlanningError(f"sortie {s.id!r}", "dock_id", s.dock_id, "no dock with drones left")
+        _, dock_id, new = best
+        busy[dock_id] += sum(n.duration_s + recharge_s(n.duration_s, plan.dock(dock_id), plan.dock(dock_id).flyer)
+                             for n in new)
+        fresh.extend(new)
     return fresh
