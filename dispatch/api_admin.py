@@ -44,3 +44,16 @@ def redeliver(webhook_id: str, svc: Svc) -> dict:
     if not svc.redeliver(webhook_id):
         raise HTTPException(404, f"webhook_id: no dead-lettered message {webhook_id!r}")
     return {"webhook_id": webhook_id, "state": "pending"}
+
+
+@router.get("/endpoints", dependencies=[Admin], summary="Webhook endpoints switched off after 410 Gone")
+def disabled_endpoints(svc: Svc) -> dict:
+    return {"disabled": svc.disabled_endpoints()}
+
+
+@router.post("/departments/{department_id}/webhook/enable", dependencies=[Admin],
+             summary="Switch a department's webhook back on; its dead letters are sent again")
+def enable_webhook(department_id: str, svc: Svc) -> dict:
+    if department_id not in svc.departments:
+        raise HTTPException(404, f"department_id: no department {department_id!r}")
+    return {"department_id": department_id, "requeued": svc.enable_endpoint(department_id)}

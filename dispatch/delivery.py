@@ -3,6 +3,8 @@
 
 Woken on commit (no slow polling); messages are leased in the store, so several workers or
 processes never send one message at the same time, and a retried message keeps its webhook-id.
+A 410 also switches the department's endpoint off: later messages go straight to dead letters
+until an admin switches it on again, which puts them back in the outbox.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from standardwebhooks import Webhook
 
 from dispatch.batches import batches
 from dispatch.metrics import DispatchMetrics
-from dispatch.models import DeliveryAttemptRow, DeliveryRow
+from dispatch.models import DeliveryAttemptRow, DeliveryRow, EndpointRow
 from dispatch.settings import RetryPolicy
 from dispatch.store import Writers
 
+ENDPOINT_OFF = "endpoint disabled after 410 Gone; re-enable: POST /v1/admin/departments/<id>/webhook/enable"
 IDLE_WAIT_S = 1.0  # safety net: look at the outbox at least this often even without a wake-up
 CLAIM_BATCH = 200
 RECORD_BATCH = 50  # outcomes per log transaction: keeps the write lock free for ingest
@@ -145,10 +148,16 @@ class DeliveryWorker:
             if s.bind.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             rows = s.scalars(q).all()
-            if rows:
+            off = set(s.scalars(select(EndpointRow.department_id))) if rows else set()
+            dead = [r.id for r in rows if r.department_id in off]
+            send = [r for r in rows if r.department_id not in off]
+            if dead:
+                s.execute(update(DeliveryRow).where(DeliveryRow.id.in_(dead)).values(
+                    state="dead", lease_until=None, last_error=ENDPOINT_OFF))
+            if send:
                 lease = now + timedelta(seconds=self.lease_s)
-                s.execute(update(DeliveryRow).where(DeliveryRow.id.in_([r.id for r in rows])).values(lease_until=lease))
-        return list(rows)
+                s.execute(update(DeliveryRow).where(DeliveryRow.id.in_([r.id for r in send])).values(lease_until=lease))
+        return send
 
     def _seconds_to_next_due(self) -> float:
         now = self.clock()
@@ -189,6 +198,10 @@ class DeliveryWorker:
                         {"delivery_id": o.row.id, "at": o.at, "status_code": o.code, "error": o.error,
                          "duration_ms": o.duration_ms} for o in batch])
                     s.execute(SET_OUTCOME, [{f"b_{k}": v for k, v in values.items()} for _, values in decided])
+                    for o in batch:
+                        if o.code == 410:
+                            s.merge(EndpointRow(department_id=o.row.department_id, disabled_at=o.at,
+                                                reason=f"410 Gone from {o.row.url} (webhook-id {o.row.id})"))
             except SQLAlchemyError:  # not recorded: the leases run out and the messages go out again
                 continue
             for o, (outcome, _) in zip(batch, decided):

@@ -18,7 +18,8 @@ from dispatch.batches import batches
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
 from dispatch.metrics import DispatchMetrics
-from dispatch.models import AlertEventRow, AlertRow, DeliveryRow, IncidentRow, SightingRow
+from dispatch.delivery import ENDPOINT_OFF
+from dispatch.models import AlertEventRow, AlertRow, DeliveryRow, EndpointRow, IncidentRow, SightingRow
 from dispatch.router import GeoRouter, Route
 from dispatch.schemas import SightingBase
 from dispatch.store import Writers
@@ -109,9 +110,10 @@ class Ingestor:
             with self.writers.begin() as s:
                 if s.bind.dialect.name == "postgresql":
                     s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_ID})
+                off = set(s.scalars(select(EndpointRow.department_id)))
                 for job in jobs:
                     try:  # _store raises KeyConflict before it writes anything, so the others go on
-                        job.results = self._store(s, job.items, job.received_at, deliveries, opened)
+                        job.results = self._store(s, job.items, job.received_at, deliveries, opened, off)
                     except KeyConflict as exc:
                         job.error = exc
         except Exception as exc:  # the group's transaction failed: nobody's sightings were stored
@@ -130,8 +132,8 @@ class Ingestor:
         if deliveries:
             self.on_commit(deliveries)
 
-    def _store(self, s: Session, items: list[SightingBase], received_at: datetime,
-               deliveries: list[DeliveryRow], opened: list[tuple[str, str]]) -> list[IngestResult]:
+    def _store(self, s: Session, items: list[SightingBase], received_at: datetime, deliveries: list[DeliveryRow],
+               opened: list[tuple[str, str]], endpoints_off: set[str]) -> list[IngestResult]:
         hashes = [payload_hash(i) for i in items]
         known = {k: (h, inc) for k, h, inc in s.execute(
             select(SightingRow.key, SightingRow.payload_sha256, SightingRow.incident_id)
@@ -162,7 +164,8 @@ class Ingestor:
                 alerts.append(alert)
                 opened.append((row["type"], alert["department_id"]))
                 if routes[n].department.webhook_url:
-                    messages.append(self._outbox(alert, opened_row, row, routes[n].department, received_at))
+                    messages.append(self._outbox(alert, opened_row, row, routes[n].department, received_at,
+                                                 routes[n].department.id in endpoints_off))
                 out[n] = IngestResult(row["key"], "created", opened_row["id"], alert["id"], alert["department_id"])
             else:
                 self.matcher.join(s, inc, row, x, y)
@@ -180,7 +183,7 @@ class Ingestor:
                  "to_status": "new", "note": a["explanation"]} for a in alerts])
         if messages:
             s.execute(insert(DeliveryRow.__table__), [_columns(d) for d in messages])
-            deliveries.extend(messages)
+            deliveries.extend(d for d in messages if d.state == "pending")
         return [out.get(n) or IngestResult(item.key, "duplicate",
                                            batch_incident.get(item.key, known[item.key][1]))
                 for n, item in enumerate(items)]
@@ -203,16 +206,19 @@ class Ingestor:
                 "created_at": now, "updated_at": now, "acknowledged_at": None, "closed_at": None}
 
     def _outbox(self, alert: dict[str, Any], incident: dict[str, Any], first: dict[str, Any], dept: Department,
-                now: datetime) -> DeliveryRow:
+                now: datetime, endpoint_off: bool) -> DeliveryRow:
         """The webhook message, committed with its alert (transactional outbox). It is leased from the
-        start: this process hands it to its own worker right after the commit."""
+        start: this process hands it to its own worker right after the commit. If the department's
+        endpoint was switched off (410 Gone), it starts as a dead letter instead."""
         view = alert_json(AlertRow(**alert), IncidentRow(**incident), SightingRow(**first), dept, self.taxonomy,
                           self.base_url)
         body = {"type": "alert.created", "timestamp": iso(now), "data": view}
         return DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert["id"], department_id=dept.id,
-                           url=dept.webhook_url, payload=json.dumps(body, ensure_ascii=False), state="pending",
-                           attempts=0, created_at=now, next_attempt_at=now,
-                           lease_until=now + timedelta(seconds=self.lease_s), delivered_at=None, last_error=None)
+                           url=dept.webhook_url, payload=json.dumps(body, ensure_ascii=False),
+                           state="dead" if endpoint_off else "pending", attempts=0, created_at=now,
+                           next_attempt_at=now, delivered_at=None,
+                           lease_until=None if endpoint_off else now + timedelta(seconds=self.lease_s),
+                           last_error=ENDPOINT_OFF if endpoint_off else None)
 
 
 def _columns(row: DeliveryRow) -> dict[str, Any]:

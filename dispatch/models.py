@@ -138,3 +138,13 @@ class DeliveryAttemptRow(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class EndpointRow(Base):
+    """A department webhook endpoint that answered 410 Gone: nothing is sent to it until re-enabled."""
+
+    __tablename__ = "disabled_endpoints"
+
+    department_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    disabled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)

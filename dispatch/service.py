@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from dispatch.delivery import DeliveryWorker
+from dispatch.delivery import ENDPOINT_OFF, DeliveryWorker
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
 from dispatch.ingest import Ingestor
 from dispatch.metric import CityMetric
 from dispatch.metrics import DispatchMetrics
-from dispatch.models import AlertEventRow, AlertRow, DeliveryAttemptRow, DeliveryRow, IncidentRow, SightingRow
+from dispatch.models import (AlertEventRow, AlertRow, DeliveryAttemptRow, DeliveryRow, EndpointRow, IncidentRow,
+                             SightingRow)
 from dispatch.router import GeoRouter
 from dispatch.settings import Settings
 from dispatch.store import migrate, open_engine, session_factories
@@ -189,6 +190,24 @@ class DispatchService:
             d.state, d.next_attempt_at, d.lease_until, d.attempts = "pending", self.settings.clock(), None, 0
         self.worker.wake()
         return True
+
+    def enable_endpoint(self, dept_id: str) -> int:
+        """Switch a department's webhook back on after a 410; its dead letters go back in the outbox
+        (same webhook-ids). Returns how many."""
+        now = self.settings.clock()
+        with self.writers.begin() as s:
+            s.execute(delete(EndpointRow).where(EndpointRow.department_id == dept_id))
+            requeued = s.execute(update(DeliveryRow).where(
+                DeliveryRow.department_id == dept_id, DeliveryRow.state == "dead",
+                or_(DeliveryRow.last_error.startswith("410"), DeliveryRow.last_error == ENDPOINT_OFF),
+            ).values(state="pending", next_attempt_at=now, lease_until=None, attempts=0)).rowcount
+        self.worker.wake()
+        return requeued
+
+    def disabled_endpoints(self) -> list[dict[str, Any]]:
+        with self.readers() as s:
+            return [{"department_id": e.department_id, "disabled_at": iso(e.disabled_at), "reason": e.reason}
+                    for e in s.scalars(select(EndpointRow).order_by(EndpointRow.department_id))]
 
     def outbox_counts(self) -> dict[str, int]:
         with self.readers() as s:

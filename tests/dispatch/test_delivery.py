@@ -56,29 +56,37 @@ def test_receiver_down_for_a_while_then_every_alert_arrives_once(live):
         assert d["webhook_id"] == next(w.webhook_id for w in got if w.payload["data"]["alert_id"] == a)
 
 
-def test_retry_after_is_honoured_and_410_dead_letters_until_redelivered(live):
+def test_retry_after_is_honoured_and_410_switches_the_endpoint_off_until_an_admin_enables_it(live):
+    me = "kecheng-urban"
     live.receiver.respond_with(503, retry_after="1")
-    alert_id = live.post(sighting("ra-1")).json()["alert_id"]
-    assert live.wait_until(lambda: deliveries(live, "kecheng-urban", alert_id)[0]["attempts"] >= 2)
-    log = deliveries(live, "kecheng-urban", alert_id)[0]["log"]
+    first = live.post(sighting("ra-1")).json()["alert_id"]
+    assert live.wait_until(lambda: deliveries(live, me, first)[0]["attempts"] >= 2)
+    log = deliveries(live, me, first)[0]["log"]
     t0, t1 = (datetime.fromisoformat(x["at"]) for x in log[:2])
     assert [x["status_code"] for x in log[:2]] == [503, 503]
     assert (t1 - t0).total_seconds() >= 1.0  # the server asked for 1 s; our own backoff here is ≤ 0.4 s
 
     live.receiver.respond_with(410)
-    assert live.wait_until(lambda: deliveries(live, "kecheng-urban", alert_id)[0]["state"] == "dead")
-    dead = live.client.get(f"{live.url}/v1/dead-letters", headers=live.as_dept("kecheng-urban")).json()["dead_letters"]
-    assert [d["alert_id"] for d in dead] == [alert_id]
-    assert "410" in dead[0]["last_error"]
-    attempts_when_dead = dead[0]["attempts"]
+    assert live.wait_until(lambda: deliveries(live, me, first)[0]["state"] == "dead")
+    assert "410" in deliveries(live, me, first)[0]["last_error"]
+    off = live.client.get(f"{live.url}/v1/admin/endpoints", headers=live.as_admin).json()["disabled"]
+    assert [e["department_id"] for e in off] == [me]
+
+    # While switched off, a new alert's message is a dead letter at once and nothing is sent.
+    second = live.post(sighting("ra-2", (KECHENG[0], KECHENG[1] + 0.01))).json()["alert_id"]
+    (msg,) = deliveries(live, me, second)
+    assert msg["state"] == "dead" and msg["attempts"] == 0 and "endpoint disabled" in msg["last_error"]
+    dead = live.client.get(f"{live.url}/v1/dead-letters", headers=live.as_dept(me)).json()["dead_letters"]
+    assert sorted(d["alert_id"] for d in dead) == sorted([first, second])
     other = live.client.get(f"{live.url}/v1/dead-letters", headers=live.as_dept("qujiang-water")).json()
     assert other["dead_letters"] == []
 
     live.receiver.respond_with(204)
-    webhook_id = dead[0]["webhook_id"]
-    r = live.client.post(f"{live.url}/v1/admin/deliveries/{webhook_id}/redeliver", headers=live.as_admin)
-    assert r.status_code == 200
-    assert live.receiver.wait_for(1, timeout_s=10)
-    assert [w.webhook_id for w in live.receiver.received] == [webhook_id]
-    assert live.wait_until(lambda: deliveries(live, "kecheng-urban", alert_id)[0]["state"] == "delivered")
-    assert len(deliveries(live, "kecheng-urban", alert_id)[0]["log"]) == attempts_when_dead + 1
+    r = live.client.post(f"{live.url}/v1/admin/departments/{me}/webhook/enable", headers=live.as_admin)
+    assert r.json() == {"department_id": me, "requeued": 2}
+    assert live.receiver.wait_for(2, timeout_s=10)
+    assert sorted(w.webhook_id for w in live.receiver.received) == sorted(d["webhook_id"] for d in dead)
+    assert live.wait_until(lambda: all(deliveries(live, me, a)[0]["state"] == "delivered" for a in (first, second)))
+    # Only dead letters can be sent again by hand.
+    again = live.client.post(f"{live.url}/v1/admin/deliveries/{dead[0]['webhook_id']}/redeliver", headers=live.as_admin)
+    assert again.status_code == 404
