@@ -26,8 +26,9 @@ def _hours(seconds: float) -> str:
 def plan_table(plan: Plan) -> Table:
     """Sorties and flight hours per drone, with the plan's makespan and lower bound."""
     table = Table(title=f"巡查计划 Patrol plan · {plan.name}", show_lines=False)
-    for col in ("无人机 Drone", "机巢 Dock", "架次 Sorties", "飞行 Flight", "完成 Done at"):
-        table.add_column(col, justify="right" if col[0] in "架飞完" else "left")
+    for col, justify in (("无人机 Drone", "left"), ("机巢 Dock", "left"), ("架次 Sorties", "right"),
+                         ("飞行 Flight", "right"), ("完成 Done at", "right")):
+        table.add_column(col, justify=justify)
     per: dict[str, list] = defaultdict(list)
     for s in plan.sorties:
         per[s.drone_id].append(s)
