@@ -210,8 +210,8 @@ class Ingestor:
         """The webhook message, committed with its alert (transactional outbox). It is leased from the
         start: this process hands it to its own worker right after the commit. If the department's
         endpoint was switched off (410 Gone), it starts as a dead letter instead."""
-        view = alert_json(AlertRow(**alert), IncidentRow(**incident), SightingRow(**first), dept, self.taxonomy,
-                          self.base_url)
+        view = alert_json(AlertRow(**alert), IncidentRow(**incident), SightingRow(**first),
+                          first["evidence_jpeg"] is not None, dept, self.taxonomy, self.base_url)
         body = {"type": "alert.created", "timestamp": iso(now), "data": view}
         return DeliveryRow(id="msg_" + uuid.uuid4().hex, alert_id=alert["id"], department_id=dept.id,
                            url=dept.webhook_url, payload=json.dumps(body, ensure_ascii=False),

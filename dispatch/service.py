@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from dispatch.delivery import ENDPOINT_OFF, DeliveryWorker
 from dispatch.departments import Department
@@ -91,15 +91,26 @@ class DispatchService:
         return hmac.compare_digest(_digest(token), _digest(self.settings.credentials.admin_token))
 
     # --- alerts ---
-    def _view(self, s: Session, alert: AlertRow, history: bool = False) -> dict[str, Any]:
-        inc = s.get(IncidentRow, alert.incident_id)
-        best = _sighting(s, inc.best_sighting_key)
-        events = None
-        if history:
-            events = list(s.scalars(select(AlertEventRow).where(AlertEventRow.alert_id == alert.id)
-                                    .order_by(AlertEventRow.id)))
-        return alert_json(alert, inc, best, self.departments[alert.department_id], self.settings.taxonomy,
-                          self.settings.public_url, events)
+    def _views(self, s: Session, alerts: list[AlertRow], history: bool = False) -> list[dict[str, Any]]:
+        """Alert JSON for several alerts with two queries (incidents + best sightings, photos not loaded)."""
+        if not alerts:
+            return []
+        rows = s.execute(
+            select(IncidentRow, SightingRow, SightingRow.evidence_jpeg.is_not(None))
+            .outerjoin(SightingRow, SightingRow.key == IncidentRow.best_sighting_key)
+            .where(IncidentRow.id.in_([a.incident_id for a in alerts]))
+            .options(defer(SightingRow.evidence_jpeg))).all()
+        by_incident = {inc.id: (inc, best, bool(photo)) for inc, best, photo in rows}
+        out = []
+        for a in alerts:
+            inc, best, photo = by_incident[a.incident_id]
+            events = None
+            if history:
+                events = list(s.scalars(select(AlertEventRow).where(AlertEventRow.alert_id == a.id)
+                                        .order_by(AlertEventRow.id)))
+            out.append(alert_json(a, inc, best, photo, self.departments[a.department_id], self.settings.taxonomy,
+                                  self.settings.public_url, events))
+        return out
 
     def list_alerts(self, dept_id: str | None, f: AlertFilter) -> list[dict[str, Any]]:
         with self.readers() as s:
@@ -113,7 +124,7 @@ class DispatchService:
             if f.since:
                 q = q.where(AlertRow.created_at >= f.since)
             rows = s.scalars(q.order_by(AlertRow.created_at.desc(), AlertRow.id).limit(f.limit).offset(f.offset)).all()
-            return [self._view(s, a) for a in rows]
+            return self._views(s, list(rows))
 
     def _owned(self, s: Session, dept_id: str | None, alert_id: str, lock: bool = False) -> AlertRow | None:
         """The alert if this department owns it (admin: dept_id None); else None — callers answer 404.
@@ -126,7 +137,7 @@ class DispatchService:
     def alert(self, dept_id: str | None, alert_id: str) -> dict[str, Any] | None:
         with self.readers() as s:
             a = self._owned(s, dept_id, alert_id)
-            return None if a is None else self._view(s, a, history=True)
+            return None if a is None else self._views(s, [a], history=True)[0]
 
     def evidence(self, dept_id: str | None, alert_id: str) -> bytes | None:
         with self.readers() as s:

@@ -14,8 +14,9 @@ def iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat().replace("+00:00", "Z")
 
 
-def alert_json(alert: AlertRow, inc: IncidentRow, best: SightingRow | None, dept: Department, taxonomy: Taxonomy,
-               base_url: str, history: list[AlertEventRow] | None = None) -> dict[str, Any]:
+def alert_json(alert: AlertRow, inc: IncidentRow, best: SightingRow | None, has_photo: bool, dept: Department,
+               taxonomy: Taxonomy, base_url: str, history: list[AlertEventRow] | None = None) -> dict[str, Any]:
+    """`best`: the incident's best sighting (its photo column need not be loaded; `has_photo` says)."""
     vt = taxonomy.type(alert.type)
     link = f"{base_url}/v1/alerts/{alert.id}"
     out: dict[str, Any] = {
@@ -38,7 +39,7 @@ def alert_json(alert: AlertRow, inc: IncidentRow, best: SightingRow | None, dept
         "evidence": None if best is None else {
             "image_ref": best.image_ref, "box": best.image_box, "confidence": best.confidence,
             "model_version": best.model_version, "drone_id": best.drone_id, "sortie_id": best.sortie_id,
-            "url": f"{link}/evidence.jpg" if best.evidence_jpeg is not None else None,
+            "url": f"{link}/evidence.jpg" if has_photo else None,
         },
         "links": {"self": link, "cap": f"{link}/cap.xml", "deliveries": f"{link}/deliveries"},
     }
