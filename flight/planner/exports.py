@@ -50,8 +50,7 @@ def qgc_plan(plan: Plan, sortie: Sortie, no_fly: Iterable[NoFlyZone] = ()) -> di
         })
     frame = MetricFrame(plan.epsg)
     x, y = frame.forward(dock.lon, dock.lat)
-    far = max((math.hypot(*(np.asarray(frame.forward(*p)) - (x, y))) for lane in sortie.lanes for p in (lane.start, lane.end)),
-              default=0.0)
+    far = max(math.hypot(*(np.asarray(frame.forward(*p)) - (x, y))) for p in sortie_path(plan, sortie))
     return {
         "fileType": "Plan", "version": 1, "groundStation": "QGroundControl",
         "mission": {
