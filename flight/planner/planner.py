@@ -7,6 +7,7 @@ that fit one battery → schedule on the docks' drones → measure coverage and 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,11 @@ def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[N
     surveys = {(s.info.id, z.id): survey_for(z, s.flyer.camera, s.flyer.spec) for z in zones for s in sites}
     areas = [_coverage_area(frame.to_metric(z.area), no_fly_m) for z in zones]
     for z, area in zip(zones, areas):
+        if area.area <= MIN_PIECE_M2:
+            raise PlanningError(f"patrol zone {z.id!r}", "area", f"{frame.to_metric(z.area).area / 1e6:.3f} km²",
+                                "the zone lies entirely inside no-fly airspace ("
+                                + ", ".join(n.id for n in no_fly if n.area.intersects(z.area)) + ")",
+                                "a zone with some area outside every no-fly zone")
         _check_reach(z, area, sites, frame)
 
     bounds = unary_union(areas).bounds
@@ -200,8 +206,11 @@ def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres,
     round_trip = 0.0
     for z, a in zip(zones, areas):
         pts = np.vstack([shapely.get_coordinates(a), centres[shapely.contains_xy(a, centres[:, 0], centres[:, 1])]])
-        nearest = np.min([np.hypot(pts[:, 0] - s.xy[0], pts[:, 1] - s.xy[1]) / s.flyer.spec.cruise_speed_m_s * 2.0
-                          + s.flight(z.altitude_agl_m).vertical_s for s in sites], axis=0)
+        # a point is photographed from up to half a photo diagonal away: the drone need come no closer
+        nearest = np.min([np.maximum(np.hypot(pts[:, 0] - s.xy[0], pts[:, 1] - s.xy[1])
+                                     - math.hypot(*s.flyer.camera.footprint_m(z.altitude_agl_m)) / 2, 0.0)
+                          / s.flyer.spec.cruise_speed_m_s * 2.0 + s.flight(z.altitude_agl_m).vertical_s for s in sites],
+                         axis=0)
         round_trip = max(round_trip, float(nearest.max()))
     site_of = {s.info.id: s for s in sites}
     reports = []

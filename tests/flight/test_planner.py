@@ -203,6 +203,19 @@ def test_priority_first_finishes_priority_one_across_docks_earlier():
     assert coverage(urgent_first, zs)["urgent"] >= 0.995
 
 
+def test_zone_inside_no_fly_airspace_is_refused_by_name():
+    z = zone(box(0, 0, 500, 500), "walled-in")
+    wall = NoFlyZone("base", "base", lonlat(box(-100, -100, 600, 600)))
+    with pytest.raises(PlanningError, match="walled-in.*inside no-fly airspace \\(base\\)"):
+        plan_patrol([z], [wall], docks_at((0, 0)))
+
+
+def test_tiny_zone_plan_is_no_faster_than_its_lower_bound():
+    plan = plan_patrol([zone(box(100, 100, 150, 150), "tiny")], [], docks_at((0, 0)))
+    assert plan.zones[0].coverage >= 0.995
+    assert plan.lower_bound_s <= plan.makespan_s
+
+
 def test_zone_out_of_reach_is_refused_by_name():
     z = zone(box(30000, 0, 32000, 2000), "far-away")
     with pytest.raises(PlanningError, match="far-away.*no dock in range"):
