@@ -2,6 +2,10 @@
 
     with BackgroundServer(create_app(settings)) as server:
         httpx.post(server.url + "/v1/sightings", json=...)
+
+Links inside alerts use Settings.public_url; to have them point at this server, choose the port
+first: port = free_port(); Settings(..., public_url=f"http://127.0.0.1:{port}");
+BackgroundServer(app, port=port).
 """
 
 from __future__ import annotations
@@ -11,6 +15,13 @@ import threading
 import time
 
 import uvicorn
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free right now (to know a server's URL, e.g. Settings.public_url, before it starts)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 class BackgroundServer:

@@ -26,7 +26,6 @@ import io
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from rich.table import Table  # noqa: E402
 from dispatch.credentials import Credentials  # noqa: E402
 from dispatch.receiver import WebhookReceiver  # noqa: E402
 from dispatch.router import GeoRouter  # noqa: E402
+from dispatch.server import free_port  # noqa: E402
 from patrol.config import load_city  # noqa: E402
 
 CONFIG = ROOT / "configs/quzhou.yaml"
@@ -103,12 +103,6 @@ def bench_routing(args, city) -> dict:
 
 
 # ---------------------------------------------------------------- ingest
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve_child(db_url: str, creds_path: str, receiver_url: str, port: int) -> None:
     """The dispatch server, alone in its process, as `patrol serve` would run it."""
     import uvicorn
@@ -229,7 +223,7 @@ class Load:
     def run(self, bodies: list[dict], rate: float | None) -> float:
         """Post all; paced at `rate`/s if given. Returns seconds from the first send to the last answer."""
         payloads = [json.dumps(b).encode() for b in bodies]
-        start = time.time() + 0.2
+        start = time.time() + (0.2 if rate else 0.0)  # paced: a moment for the threads to line up
         futures = [self.pool.submit(self._post, p, start + i / rate if rate else None) for i, p in enumerate(payloads)]
         for f in futures:
             f.result()
