@@ -30,6 +30,7 @@ class OnnxRuntimeBackend:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads must not spin against OpenCV
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
         self.session = ort.InferenceSession(str(model), sess_options=opts, providers=providers)
         self.input = self.session.get_inputs()[0].name

@@ -148,8 +148,7 @@ class Detector:
         th, tw = min(tile, _ceil32(h)), min(tile, _ceil32(w))
         boxes, scores, classes = [], [], []
         conf_min = float(self.thresholds.min())
-        for start in range(0, len(origins), self.settings.batch):
-            chunk = origins[start : start + self.settings.batch]
+        for chunk in _batches(origins, self.settings.batch):
             batch = np.full((len(chunk), th, tw, 3), 114, np.uint8)
             for k, (x, y) in enumerate(chunk):
                 part = image[y : y + th, x : x + tw]
@@ -251,6 +250,13 @@ class Detector:
             except (PhotoError, GeorefError, OSError) as exc:
                 results.append(PhotoResult(capture, error=f"{type(exc).__name__}: {exc}"))
         return results
+
+
+def _batches(items: Sequence, size: int) -> list[Sequence]:
+    """Full batches, then the remainder one by one: only two input shapes ever reach the
+    engine, so OpenVINO compiles (and ONNX Runtime plans) each once."""
+    full = len(items) // size * size
+    return [items[i : i + size] for i in range(0, full, size)] + [items[i : i + 1] for i in range(full, len(items))]
 
 
 def _ceil32(n: int) -> int:

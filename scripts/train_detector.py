@@ -49,12 +49,23 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    p.add_argument("--init", type=Path, default=None, help="fine-tune from these .pt weights instead of training from scratch")
     return p.parse_args()
 
 
 def thresholds_from_f1(f1_curve: np.ndarray, px: np.ndarray, floor: float = 0.1) -> list[float]:
     """Per-class confidence that maximises F1 on the validation split (never below `floor`)."""
     return [round(max(floor, float(px[int(np.argmax(row))])), 3) for row in f1_curve]
+
+
+def _init_summary(init: Path | None) -> dict | None:
+    """What the starting weights were trained on, from the card saved beside them."""
+    if init is None:
+        return None
+    card = init.with_suffix(".yaml")
+    raw = yaml.safe_load(card.read_text()) if card.exists() else {}
+    return {"weights": init.name, "data_hash": raw.get("data_hash"), "training": raw.get("training"),
+            "map50": raw.get("metrics", {}).get("map50")}
 
 
 def main() -> None:
@@ -74,11 +85,12 @@ def main() -> None:
     settings.update({k: False for k in ("sync", "tensorboard", "mlflow", "wandb", "comet", "clearml", "dvc", "neptune", "raytune") if k in settings})
     torch.set_num_threads(args.threads)  # importing ultralytics resets the thread count
 
-    model = YOLO("yolo11n.yaml")  # architecture from the package's YAML: no weights are fetched
+    # architecture from the package's YAML (no weights are fetched), or our own earlier weights
+    model = YOLO(str(args.init)) if args.init else YOLO("yolo11n.yaml")
     project = ROOT / "out" / "train"
     model.train(
         data=str(data_yaml), epochs=args.epochs, time=args.minutes / 60.0, imgsz=TILE_PX, batch=args.batch,
-        device="cpu", workers=0, amp=False, pretrained=False, plots=False, val=False, seed=args.seed,
+        device="cpu", workers=0, amp=False, pretrained=bool(args.init), plots=False, val=False, seed=args.seed,
         project=str(project), name=args.name, exist_ok=True, verbose=False,
         fliplr=0.5, flipud=0.5, degrees=0.0, scale=0.2, translate=0.1, mosaic=1.0, close_mosaic=2,
         hsv_h=0.01, hsv_s=0.4, hsv_v=0.3, patience=100, warmup_epochs=0.5,
@@ -113,7 +125,7 @@ def main() -> None:
         data_hash=dataset_hash(data_yaml),
         data=yaml.safe_load(data_yaml.read_text())["synth"],
         training={"minutes_budget": args.minutes, "wall_s": round(time.time() - t0), "batch": args.batch,
-                  "threads": args.threads, "seed": args.seed, "ultralytics": str(__import__("ultralytics").__version__),
+                  "threads": args.threads, "seed": args.seed, "init_from": _init_summary(args.init), "ultralytics": str(__import__("ultralytics").__version__),
                   "torch": str(torch.__version__)},
     )
     write_card(card, args.models_dir / f"{args.name}.yaml")

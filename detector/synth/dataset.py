@@ -2,8 +2,9 @@
 
 Each tile is what the detector will see after it rescales a photo to the training ground
 resolution: rendered at twice the pixels through a slightly oblique camera with random heading,
-light and season, shrunk with area averaging, then JPEG-compressed. Most tiles are centred near
-a planted violation (the city is mostly empty); the rest fall anywhere, so distractors are seen.
+light and season, shrunk with area averaging, then JPEG-compressed. Half the tiles are centred
+near a planted violation (the city is mostly empty), a third near a look-alike distractor (tarps,
+building materials, wet asphalt, cars on the road), the rest anywhere.
 """
 
 from __future__ import annotations
@@ -71,14 +72,20 @@ def render_tile(world: World, x: float, y: float, rng: np.random.Generator, gsd_
 
 
 def _centres(world: World, spec: SplitSpec, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """Tile centres: near a planted violation, near a look-alike distractor, or anywhere."""
     x0, y0 = spec.block_i0 * PITCH_M, spec.block_j0 * PITCH_M
     x1, y1 = x0 + spec.blocks * PITCH_M, y0 + spec.blocks * PITCH_M
     planted = world.violations_local(x0, y0, x1, y1)
+    lookalikes = [(x, y) for b in world.blocks_in(x0, y0, x1, y1) for _, x, y in b.distractors]
     out = []
     for _ in range(spec.tiles):
-        if planted and rng.uniform() < 0.7:
+        r = rng.uniform()
+        if planted and r < 0.5:
             v = planted[rng.integers(len(planted))]
             out.append((v.x + float(rng.uniform(-9, 9)), v.y + float(rng.uniform(-9, 9))))
+        elif lookalikes and r < 0.85:
+            x, y = lookalikes[rng.integers(len(lookalikes))]
+            out.append((x + float(rng.uniform(-9, 9)), y + float(rng.uniform(-9, 9))))
         else:
             out.append((float(rng.uniform(x0, x1)), float(rng.uniform(y0, y1))))
     return out

@@ -316,8 +316,7 @@ DISTRACTOR_BUILDERS = {
     "tarpaulin": (tarpaulin, (2.5, 6.0)),
     "building_materials": (building_materials, (3.0, 5.0)),
     "bare_patch": (bare_patch, (2.0, 6.0)),
-    "market_stall": (market_stall, (3.0, 3.0)),
-}
+}  # licensed market stalls stand only in rows inside market blocks: a lone stall is vending
 ROAD_DISTRACTOR_BUILDERS = {
     "wet_asphalt": (wet_asphalt, (2.5, 7.0)),
     "parked_car": (parked_car, (4.5, 4.5)),

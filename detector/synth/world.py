@@ -68,6 +68,7 @@ class Block:
     strokes: tuple[sh.Stroke, ...]
     casters: tuple[sh.Caster, ...]
     violations: tuple[Planted, ...]
+    distractors: tuple[tuple[str, float, float], ...] = ()  # (look-alike kind, x, y) in the yard and on the road
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -173,6 +174,7 @@ class World:
         free_road = [road_slots[k] for k in rng.permutation(len(road_slots))]
 
         violations: list[Planted] = []
+        distractors: list[tuple[str, float, float]] = []
         n_viol = min(int(rng.poisson(self.violation_rate)), 4)
         for k in range(n_viol):
             code = self.codes[rng.integers(len(self.codes))]
@@ -208,6 +210,7 @@ class World:
             d_strokes, d_casters = builder(rng, px, py, size, slot.angle + float(rng.uniform(-0.3, 0.3)))
             strokes += d_strokes
             casters += d_casters
+            distractors.append((name, px, py))
         for k in range(int(rng.integers(1, 4))):
             if not free_road:
                 break
@@ -221,11 +224,12 @@ class World:
             d_strokes, d_casters = builder(rng, px, py, size, slot.angle)
             strokes += d_strokes
             casters += d_casters
+            distractors.append((name, px, py))
         for slot in free_yard[: int(rng.integers(2, 6))]:
             t_strokes, t_casters = sh.tree(rng, *_place(rng, slot, 4.0), float(rng.uniform(1.8, 3.6)))
             strokes += t_strokes
             casters += t_casters
-        return Block(i, j, tuple(strokes), tuple(casters), tuple(violations))
+        return Block(i, j, tuple(strokes), tuple(casters), tuple(violations), tuple(distractors))
 
     def _core(self, rng, cx, cy, size, strokes, casters) -> None:
         kind = rng.choice(["residential", "park", "lot", "market", "parking"], p=[0.45, 0.15, 0.15, 0.1, 0.15])

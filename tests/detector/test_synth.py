@@ -41,6 +41,8 @@ def test_every_taxonomy_code_is_planted_in_a_square_kilometre() -> None:
     w = World(seed=0)
     found = {v.code for v in w.violations_local(0, 0, 1000, 1000)}
     assert found == set(CLASSES)
+    lookalikes = {name for b in w.blocks_in(0, 0, 1000, 1000) for name, _, _ in b.distractors}
+    assert lookalikes == {"tarpaulin", "building_materials", "bare_patch", "wet_asphalt", "parked_car"}
 
 
 def test_ground_truth_query_by_lonlat_area() -> None:
