@@ -54,3 +54,35 @@ def test_a_border_point_always_goes_to_the_same_department(router, quzhou_city):
     assert routes == {"kecheng-urban"}
     zhifa = router.route([point.x], [point.y], ["exposed_garbage"])[0]
     assert zhifa.department.id == "kecheng-zhifa"  # equal kind rank in both: the district listed first wins
+
+
+def test_overlaps_go_to_the_better_kind_then_the_first_listed_and_unhandled_types_to_the_catch_all(quzhou_city):
+    from shapely.geometry import box
+
+    from dispatch.departments import Department
+
+    tax = quzhou_city.taxonomy
+
+    def dept(id_: str, kind: str, area, catch_all: bool = False) -> Department:
+        handles = tuple(t.code for t in tax.types if catch_all or kind in t.handled_by)
+        return Department(id_, id_, id_, kind, handles, None, area, "" if area is None else id_, catch_all)
+
+    west, east = box(0, 0, 2, 2), box(1, 0, 3, 2)  # overlap: 1 <= x <= 2
+    router = GeoRouter((
+        dept("west-zhifa", "综合行政执法", west), dept("east-zhifa", "综合行政执法", east),
+        dept("east-urban", "城市管理", east), dept("east-water", "水利", east),
+        dept("city", "城市管理", None, catch_all=True),
+    ), tax)
+
+    def who(x: float, y: float, code: str) -> str:
+        return router.route([x], [y], [code])[0].department.id
+
+    assert who(1.5, 1, "exposed_garbage") == "west-zhifa"      # 综合行政执法 ranks first; both have one: first listed
+    assert who(1.5, 1, "road_waterlogging") == "east-urban"    # 城市管理 ranks before 综合行政执法 for waterlogging
+    assert who(0.5, 1, "road_waterlogging") == "west-zhifa"    # west has only its third choice
+    assert who(0.5, 1, "burning_smoke") == "west-zhifa"
+    assert who(5, 5, "exposed_garbage") == "city"              # outside every jurisdiction
+    water_only = GeoRouter((dept("water", "水利", west), dept("city", "城市管理", None, catch_all=True)), tax)
+    route = water_only.route([1], [1], ["exposed_garbage"])[0]
+    assert route.department.id == "city"                       # inside, but nobody local handles it
+    assert "本地无处理暴露垃圾的部门" in route.explanation and "no local department handles" in route.explanation
