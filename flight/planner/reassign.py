@@ -50,7 +50,8 @@ def repack(s: Sortie, lanes: Sequence[SurveyLane], dock: DockInfo, frame: Metric
     for k, p in enumerate(pack(lane_strips(lanes, frame), flight, f"strips of sortie {s.id!r} from dock {dock.id!r}")):
         new = make_sortie(f"{new_id}.{k}", dock, s.zone_id, p.strips, p.duration_s, p.sweep_s, sortie_survey(s),
                           frame, flight)
-        new.meta["replaces"] = s.meta.get("replaces", s.id)
+        if "replaces" in s.meta:  # a re-planned remainder moved again still stands for the same sortie
+            new.meta["replaces"] = s.meta["replaces"]
         out.append(new)
     return out
 

@@ -123,6 +123,8 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
         for dock in order:
             try:
                 new = repack(s, lanes, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}")
+                for n in new:
+                    n.meta["replaces"] = s.id
             except PlanningError as err:
                 error = err
                 continue

@@ -285,6 +285,13 @@ def test_replan_flies_only_the_unflown_strips_on_the_drones_left(u_plan):
     both = Plan(plan.name, plan.epsg, plan.docks, flown + new.sorties, plan.zones, 0, 0, 0, 0)
     assert coverage(both, [z])["u-shape"] >= 0.995
     assert new.makespan_s >= new.lower_bound_s
+    # a re-planned sortie that stops again is re-planned again, its remainder naming it
+    again = remainder[0]
+    assert len(again.lanes) > 1
+    newer = replan(new, {again.id: again.lanes[0].end_item}, {"uav-0-0"}, again.start_s + 300.0)
+    assert newer.revision == 2
+    assert sum(s.photo_count for s in newer.sorties if s.meta.get("replaces") == again.id) == \
+        sum(l.photos for l in again.lanes[1:])
 
 
 def _cut(s, n):
