@@ -134,7 +134,7 @@ class DeliveryWorker:
                 for row in claimed:
                     self._pool.submit(self._attempt, row)
                 wait = 0.0 if claimed else self._seconds_to_next_due()
-            except SQLAlchemyError:  # store briefly unavailable: look again a little later
+            except Exception:  # store briefly unavailable (or worse): look again a little later, never die
                 wait = IDLE_WAIT_S
             if wait > 0:
                 self._wake.wait(wait)

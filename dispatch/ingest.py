@@ -101,7 +101,13 @@ class Ingestor:
 
     def _commit_loop(self) -> None:
         for jobs in batches(self._queue, GROUP_MAX):
-            self._commit_group(jobs)
+            try:
+                self._commit_group(jobs)
+            except Exception as exc:  # never leave a request waiting, never let this thread die
+                for job in jobs:
+                    if not job.done.is_set():
+                        job.error = StoreUnavailable(f"ingest: {type(exc).__name__}: {exc}"[:300])
+                        job.done.set()
 
     def _commit_group(self, jobs: list[_Job]) -> None:
         deliveries: list[DeliveryRow] = []
@@ -122,13 +128,13 @@ class Ingestor:
                 job.error = job.error or StoreUnavailable(f"store: {type(exc).__name__}: {exc}"[:300])
             deliveries, opened = [], []
         for job in jobs:
+            job.done.set()
+        for job in jobs:
             for r in job.results or []:
                 self.metrics.sightings.labels(r.status).inc()
         for inc_type, dept in opened:
             self.metrics.incidents.labels(inc_type).inc()
             self.metrics.alerts.labels(inc_type, dept).inc()
-        for job in jobs:
-            job.done.set()
         if deliveries:
             self.on_commit(deliveries)
 
