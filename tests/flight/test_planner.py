@@ -287,11 +287,9 @@ def test_replan_flies_only_the_unflown_strips_on_the_drones_left(u_plan):
     assert new.makespan_s >= new.lower_bound_s
     # a re-planned sortie that stops again is re-planned again, its remainder naming it
     again = remainder[0]
-    assert len(again.lanes) > 1
-    newer = replan(new, {again.id: again.lanes[0].end_item}, {"uav-0-0"}, again.start_s + 300.0)
+    newer = replan(new, {again.id: again.lanes[0].start_item}, {"uav-0-0"}, again.start_s + 300.0)
     assert newer.revision == 2
-    assert sum(s.photo_count for s in newer.sorties if s.meta.get("replaces") == again.id) == \
-        sum(l.photos for l in again.lanes[1:])
+    assert sum(s.photo_count for s in newer.sorties if s.meta.get("replaces") == again.id) == again.photo_count > 0
 
 
 def _cut(s, n):
