@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import shapely
 from pymavlink import mavutil
 
 from detector.geo import MetricFrame
-from flight.planner import plan_patrol
+from flight.planner import Plan, plan_patrol
 from flight.planner.exports import sortie_path
 from flight.planner.footprints import footprint_polygons
 
 MAV = mavutil.mavlink
+QUZHOU = Path(__file__).resolve().parents[2] / "configs" / "quzhou.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +56,51 @@ def test_quzhou_schedule_is_no_better_than_its_lower_bound_and_puts_priority_fir
         p2 = [s.start_s for s in mine if priority[s.zone_id] == 2]
         if p1 and p2:
             assert max(p1) <= min(p2)
+
+
+def _small_city(tmp_path, **zone_changes):
+    """configs/quzhou.yaml cut down to its urban-core zone, with references made absolute."""
+    import yaml
+
+    root = QUZHOU.parent
+    data = yaml.safe_load(QUZHOU.read_text(encoding="utf-8"))
+    data["taxonomy"] = str(root / data["taxonomy"])
+    data["districts"] = str(root / data["districts"])
+    for d in data["departments"]:
+        if d.get("jurisdiction", {}).get("file"):
+            d["jurisdiction"]["file"] = str(root / d["jurisdiction"]["file"])
+    zone = data["patrol_zones"][0]
+    zone["area"]["file"] = str(root / zone["area"]["file"])
+    zone.update(zone_changes)
+    data["patrol_zones"] = [zone]
+    path = tmp_path / "city.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_patrol_plan_command_writes_plan_exports_and_maps(tmp_path):
+    from typer.testing import CliRunner
+
+    from patrol.cli import app
+
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(app, ["plan", str(_small_city(tmp_path)), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "lower bound" in result.output and "makespan" in result.output
+    plan = Plan.load(out)
+    assert plan.zones[0].id == "kecheng-core" and plan.zones[0].coverage >= 0.995
+    for name in ("plan.geojson", "map.html", "map.png"):
+        assert (out / name).stat().st_size > 0
+    assert len(list((out / "qgc").glob("*.plan"))) == len(plan.sorties) == len(list((out / "wpl").glob("*.waypoints")))
+
+
+def test_patrol_plan_command_refuses_an_illegal_altitude_by_zone_and_field(tmp_path):
+    from typer.testing import CliRunner
+
+    from patrol.cli import app
+
+    result = CliRunner().invoke(app, ["plan", str(_small_city(tmp_path, altitude_agl_m=150.0)), "-o", str(tmp_path / "p")])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "kecheng-core" in text and "altitude_agl_m" in text and "150" in text
+    assert not (tmp_path / "p" / "plan.json").exists()
