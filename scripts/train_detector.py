@@ -49,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    p.add_argument("--dataset-only", action="store_true", help="write the YOLO dataset and stop (needs no torch)")
     p.add_argument("--init", type=Path, default=None, help="fine-tune from these .pt weights instead of training from scratch")
     return p.parse_args()
 
@@ -77,6 +78,9 @@ def main() -> None:
         write_dataset(args.data_dir, seed=args.seed, train_tiles=args.train_tiles, val_tiles=args.val_tiles,
                       progress=lambda split, k, n: print(f"  {split} {k}/{n}", flush=True) if k % 250 == 0 else None)
         print(f"dataset written in {time.time() - t0:.0f} s", flush=True)
+    if args.dataset_only:
+        print(f"dataset: {data_yaml}")
+        return
 
     SETTINGS_DIR.mkdir(exist_ok=True)
     import torch
