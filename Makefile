@@ -22,10 +22,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Training the shipped detector model needs torch + Ultralytics (large; not needed to run or test).
-train: $(STAMP)
-	$(PY) -m pip install -q -r requirements-train.txt
-	$(PY) scripts/train_detector.py
+# Training the shipped detector needs torch + Ultralytics: a venv of its own (large; not needed
+# to run or test patrol). torch/torchvision are pinned to the builds on this machine's disk.
+TRAIN_VENV := .venv-train
+$(TRAIN_VENV)/.installed-stamp: requirements-train.txt requirements.lock
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q -r requirements-train.txt
+	$(TRAIN_VENV)/bin/pip install -q --no-deps -r requirements.lock
+	$(TRAIN_VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+train: $(TRAIN_VENV)/.installed-stamp
+	$(TRAIN_VENV)/bin/python scripts/train_detector.py --minutes 45
 
 clean:
 	rm -rf $(VENV) out

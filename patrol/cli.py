@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patrol.commands import config_cmd
+from patrol.commands import config_cmd, demo_cmd, detect_cmd, fly_cmd, plan_cmd, run_cmd, serve_cmd
 
 app = typer.Typer(
     name="patrol",
@@ -14,12 +14,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(config_cmd.app, name="config")
-app.command("serve")(__import__("patrol.commands.serve_cmd", fromlist=["serve"]).serve)
-app.command("detect")(__import__("patrol.commands.detect_cmd", fromlist=["detect"]).detect)
-app.command("plan")(__import__("patrol.commands.plan_cmd", fromlist=["plan"]).plan)
-__import__("patrol.commands.fly_cmd", fromlist=["register"]).register(app)
-app.command("run")(__import__("patrol.commands.run_cmd", fromlist=["run"]).run)
-app.command("demo")(__import__("patrol.commands.demo_cmd", fromlist=["demo"]).demo)
+app.command("plan")(plan_cmd.plan)
+fly_cmd.register(app)
+app.command("detect")(detect_cmd.detect)
+app.command("serve")(serve_cmd.serve)
+app.command("run")(run_cmd.run)
+app.command("demo")(demo_cmd.demo)
 
 if __name__ == "__main__":
     app()

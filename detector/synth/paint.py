@@ -17,10 +17,11 @@ from detector.synth import shapes as sh
 from detector.synth.world import World
 
 SEASONS: dict[str, dict[str, tuple[int, int, int]]] = {
-    "spring": {"grass": (92, 132, 60), "canopy": (66, 116, 50), "canopy_light": (104, 146, 68), "felled_leaves": (90, 124, 55)},
-    "summer": {"grass": (70, 110, 50), "canopy": (48, 88, 40), "canopy_light": (74, 118, 54), "felled_leaves": (82, 112, 50)},
-    "autumn": {"grass": (112, 116, 62), "canopy": (118, 102, 44), "canopy_light": (150, 120, 56), "felled_leaves": (128, 108, 50)},
-    "winter": {"grass": (124, 114, 86), "canopy": (92, 84, 60), "canopy_light": (112, 100, 70), "felled_leaves": (98, 84, 56)},
+    # felled crowns wilt within days: yellower and drier than living canopy or lawn in every season
+    "spring": {"grass": (92, 132, 60), "canopy": (66, 116, 50), "canopy_light": (104, 146, 68), "felled_leaves": (146, 136, 62)},
+    "summer": {"grass": (70, 110, 50), "canopy": (48, 88, 40), "canopy_light": (74, 118, 54), "felled_leaves": (140, 128, 58)},
+    "autumn": {"grass": (112, 116, 62), "canopy": (118, 102, 44), "canopy_light": (150, 120, 56), "felled_leaves": (166, 112, 44)},
+    "winter": {"grass": (124, 114, 86), "canopy": (92, 84, 60), "canopy_light": (112, 100, 70), "felled_leaves": (126, 96, 58)},
 }
 SHIFT = 4  # fixed-point bits for sub-pixel polygon fills
 

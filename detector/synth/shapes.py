@@ -217,7 +217,7 @@ def illegal_logging(rng, cx, cy, size, angle):
     strokes = [Stroke(OBJECTS, ellipse(x0, y0, 0.45, 0.45, n=10), (200, 170, 120)), Stroke(OBJECTS, ellipse(x0, y0, 0.25, 0.25, n=8), (160, 120, 80))]
     strokes += _bits(rng, x0, y0, 1.0, 1.0, 0, 12, 0.08, [(220, 200, 150)])
     trunk_len = length * 0.6
-    strokes.append(Stroke(OBJECTS, rect(x0 + c * (trunk_len / 2 + 0.8), y0 + s * (trunk_len / 2 + 0.8), trunk_len, 0.45, angle), (105, 75, 50)))
+    strokes.append(Stroke(OBJECTS, rect(x0 + c * (trunk_len / 2 + 0.8), y0 + s * (trunk_len / 2 + 0.8), trunk_len, 0.7, angle), (105, 75, 50)))
     crown_c = (x0 + c * length * 0.72, y0 + s * length * 0.72)
     crown = blob(rng, crown_c[0], crown_c[1], length * 0.3, length * 0.18, angle)
     strokes.append(Stroke(OBJECTS, crown, (78, 100, 45), material="felled_leaves"))

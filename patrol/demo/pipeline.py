@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,10 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     photos.start()
     t = _timed(opts, "start services", t)
     try:
-        fleet = asyncio.run(_fly(plan, docks, clock, photos, receiver, opts, console))
+        # the fleet's event loop gets a thread of its own, so the demo also runs from inside code
+        # that already holds a loop on this thread (a notebook, Playwright's sync API in tests)
+        with ThreadPoolExecutor(1, thread_name_prefix="fleet") as pool:
+            fleet = pool.submit(asyncio.run, _fly(plan, docks, clock, photos, receiver, opts, console)).result()
         t = _timed(opts, "fly", t)
         stats = photos.finish()
         t = _timed(opts, "photos after landing", t)
