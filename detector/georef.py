@@ -204,6 +204,10 @@ class Georeferencer:
         scale = dist / np.maximum(horiz, 1e-12)
         return np.stack([rays[:, 0] * scale, rays[:, 1] * scale], axis=1)
 
+    def footprint_m(self) -> Polygon:
+        """Ground outline of the photo in `frame` metres (easting, northing)."""
+        return Polygon(self.footprint_local() + np.asarray(self._origin))
+
     def footprint(self) -> Polygon:
         """Ground outline of the photo as a lon/lat polygon."""
         local = self.footprint_local()

@@ -6,9 +6,9 @@ import math
 from datetime import datetime
 
 from shapely.geometry import Polygon
-from shapely import affinity
 
 from detector.capture import CameraPose, Capture
+from detector.georef import Georeferencer
 from detector.geo import MetricFrame
 from flight.assets import Drone
 
@@ -42,8 +42,5 @@ def capture_from_message(msg, drone: Drone, sortie_id: str, utc: datetime) -> Ca
 
 
 def footprint_m(capture: Capture, frame: MetricFrame) -> Polygon:
-    """Ground rectangle of a nadir capture in `frame` metres, rotated to the heading."""
-    w, h = capture.camera.footprint_m(capture.pose.alt_agl_m)
-    x, y = (float(v) for v in frame.forward(capture.pose.lon, capture.pose.lat))
-    rect = Polygon([(x - w / 2, y - h / 2), (x + w / 2, y - h / 2), (x + w / 2, y + h / 2), (x - w / 2, y + h / 2)])
-    return affinity.rotate(rect, -capture.pose.yaw_deg, origin=(x, y))
+    """Ground outline of a capture in `frame` metres, from its pose (the detector's georeferencing)."""
+    return Georeferencer(capture.pose, capture.camera, frame=frame).footprint_m()

@@ -77,6 +77,12 @@ def test_nadir_footprint_matches_the_camera_footprint() -> None:
     assert geo["type"] == "Polygon" and ring[0] == ring[-1] and len(ring) >= 5
 
 
+def test_metric_footprint_is_the_lonlat_footprint_in_the_frame() -> None:
+    g = Georeferencer(pose(yaw=70.0, pitch=-70.0), CAM, FRAME)
+    metric, via_lonlat = g.footprint_m(), FRAME.to_metric(g.footprint())
+    assert metric.symmetric_difference(via_lonlat).area < 1e-6 * metric.area
+
+
 def test_distorted_camera_round_trips() -> None:
     cam = CameraModel(17.3, 13.0, 12.29, 5280, 3956, distortion=(-0.08, 0.03, 0.0005, -0.0003, 0.0))
     g = Georeferencer(pose(70.0, pitch=-70.0), cam, FRAME)
