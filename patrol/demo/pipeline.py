@@ -189,7 +189,8 @@ def _collect_alerts(city: City, url: str, creds: Credentials, receiver: WebhookR
             for a in listing:
                 hook = hooks.get(a["alert_id"])
                 lon, lat = a["location"]["coordinates"]
-                ready = stats.ready_at.get((a.get("evidence") or {}).get("image_ref", ""), None)
+                first_photo = (hook.payload["data"].get("evidence") or {}).get("image_ref", "") if hook else ""
+                ready = stats.ready_at.get(first_photo)
                 out.append(AlertRecord(
                     incident_id=str(a["incident_id"]), type=a["type"]["code"], lon=lon, lat=lat,
                     department_id=hook.department_id if hook else "(no webhook)",
