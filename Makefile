@@ -17,7 +17,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/patrol config check configs/quzhou.yaml
-	$(VENV)/bin/patrol config map configs/quzhou.yaml -o out/quzhou_map.html
+	$(VENV)/bin/patrol demo
 
 test: $(STAMP)
 	$(PY) -m pytest

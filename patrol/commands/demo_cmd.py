@@ -13,9 +13,9 @@ console = Console()
 
 def demo(
     config: Path = typer.Option(Path("configs/quzhou.yaml"), "--config", "-c", help="city config YAML"),
-    area: float = typer.Option(1.0, "--area", help="km² of patrol area (split across two districts)"),
-    drones: int = typer.Option(3, help="simulated drones (the docks nearest the area)"),
-    speed: float = typer.Option(40.0, help="simulated seconds per real second"),
+    area: float = typer.Option(2.0, "--area", help="km² of patrol area (split across two districts)"),
+    drones: int = typer.Option(5, help="simulated drones (the docks nearest the area)"),
+    speed: float = typer.Option(60.0, help="simulated seconds per real second"),
     seed: int = typer.Option(7, help="seed of the synthetic city"),
     no_fault: bool = typer.Option(False, "--no-fault", help="skip the injected battery sag"),
     model: Path = typer.Option(None, help="detector model card (default: the shipped model)"),

@@ -49,10 +49,11 @@ DELIVERY_WAIT_S = 60.0
 @dataclass
 class DemoOptions:
     config: Path = Path("configs/quzhou.yaml")
-    area_km2: float = 1.0
-    drones: int = 3
-    speed: float = 40.0
+    area_km2: float = 2.0
+    drones: int = 5
+    speed: float = 60.0
     seed: int = 7
+    violation_rate: float = 0.3  # planted violations per 72 m city block: a few dozen per km²
     render_scale: float = 0.5
     battery_sag: bool = True
     model: Path = DEFAULT_MODEL
@@ -88,7 +89,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     console.print(f"planned {len(plan.sorties)} sorties over {len(zones)} zones "
                   f"({sum(city.frame.area_km2(z.area) for z in zones):.2f} km²) for {len(docks)} drones")
 
-    world = World(seed=opts.seed, codes=tuple(sorted(city.taxonomy.codes)))
+    world = World(seed=opts.seed, violation_rate=opts.violation_rate, codes=tuple(sorted(city.taxonomy.codes)))
     planted = planted_in(world, zones)
     detector = Detector(opts.model, taxonomy_codes=city.taxonomy.codes)
     clock = ScaledClock(opts.speed)
@@ -189,12 +190,14 @@ def _collect_alerts(city: City, url: str, creds: Credentials, receiver: WebhookR
             for a in listing:
                 hook = hooks.get(a["alert_id"])
                 lon, lat = a["location"]["coordinates"]
+                # routing is decided where the incident was first seen: the webhook's location
+                routed_at = hook.payload["data"]["location"]["coordinates"] if hook else (lon, lat)
                 first_photo = (hook.payload["data"].get("evidence") or {}).get("image_ref", "") if hook else ""
                 ready = stats.ready_at.get(first_photo)
                 out.append(AlertRecord(
                     incident_id=str(a["incident_id"]), type=a["type"]["code"], lon=lon, lat=lat,
                     department_id=hook.department_id if hook else "(no webhook)",
-                    expected_department_id=expected_department(city, a["type"]["code"], lon, lat),
+                    expected_department_id=expected_department(city, a["type"]["code"], *routed_at),
                     sightings=a["sighting_count"],
                     photo_to_webhook_s=(hook.received_at - ready) if hook and ready else float("nan"),
                 ))
