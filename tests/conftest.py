@@ -22,9 +22,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium driven by Playwright (no downloaded browser)."""
+    """Headless Debian Chromium driven by Playwright (no downloaded browser). Module-scoped:
+    Playwright's sync API holds an event loop on the main thread while it runs, which would make
+    later tests' asyncio.run() fail."""
     if not CHROMIUM.exists():
         pytest.skip("needs Debian chromium at /usr/bin/chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
