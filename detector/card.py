@@ -33,6 +33,7 @@ class ModelCard(BaseModel):
     data_hash: str
     data: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
+    calibration: dict[str, Any] = Field(default_factory=dict, description="how conf_thresholds were chosen")
 
     @model_validator(mode="after")
     def _thresholds_cover_classes(self) -> "ModelCard":
