@@ -162,6 +162,7 @@ def bench_sahi(frames, args, slice_px: int | None, label: str, repeats: int) -> 
     if not weights.exists():
         print(f"SAHI skipped: {weights} not found")
         return None
+    # a local .pt file (checked above); YOLO_OFFLINE is set at the top, so nothing is fetched
     model = AutoDetectionModel.from_pretrained(model_type="ultralytics", model_path=str(weights), confidence_threshold=min(card.conf_thresholds.values()),
                                                device="cpu", image_size=card.input_size * 2)
     torch.set_num_threads(args.threads)

@@ -12,12 +12,10 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -28,36 +26,10 @@ from flight.planner import Plan
 from flight.sim.faults import Faults
 from flight.sim.swarm import SimSetup
 from patrol.commands.config_cmd import load_or_exit
+from patrol.fleet_view import fleet_table, refresh_live
 
 console = Console()
-LOCAL = ZoneInfo("Asia/Shanghai")
 DEFAULT_STATUS_PORT = 8765
-LANDED_STATES = {0: "?", 1: "地面 ground", 2: "空中 air", 3: "起飞 takeoff", 4: "降落 landing"}
-
-
-def _local(iso: str | None) -> str:
-    return datetime.fromisoformat(iso).astimezone(LOCAL).strftime("%H:%M:%S") if iso else ""
-
-
-def fleet_table(snap: dict) -> Group:
-    """The fleet as operators read it: one row per drone, plus a line of totals (times Asia/Shanghai)."""
-    table = Table(title=f"机队 Fleet · {_local(snap['time_utc'])} 北京时间")
-    for col in ("无人机 Drone", "链路 Link", "模式 Mode", "解锁 Armed", "电量 Batt", "高度 Alt m", "架次 Sortie",
-                "状态 State", "进度 Items", "消息 Last message"):
-        table.add_column(col)
-    for d in snap["drones"]:
-        link = "[red]失效 failed[/]" if d["failed"] else ("[yellow]中断 stale[/]" if d["stale"] else "[green]正常 ok[/]")
-        if d["mode"] == "?":
-            link = "[dim]未连接 waiting[/]"
-        alt = f"{d['alt_rel_m']:.0f}" if d["alt_rel_m"] is not None else ""
-        batt = f"{d['battery_pct']}%" if d["battery_pct"] is not None else ""
-        table.add_row(d["drone_id"], link, d["mode"], "是 yes" if d["armed"] else "否 no", batt, alt,
-                      d["sortie"] or "", d["sortie_state"] or LANDED_STATES.get(d["landed_state"], ""), d["progress"],
-                      d["last_text"][:40])
-    done = sum(1 for s in snap["sorties"] if s["state"] == "landed")
-    totals = (f"架次 sorties: {done} landed / {len(snap['sorties'])} started / {len(snap['pending'])} waiting · "
-              f"照片 photos: {snap['captures']} · 重规划 re-plans: {snap['replans']}")
-    return Group(table, totals)
 
 
 def outcome_table(result: FleetResult) -> Table:
@@ -146,23 +118,14 @@ def fly(
         plan = replace(plan, sorties=[s if s.drone_id in known else replace(s, drone_id=None) for s in plan.sorties])
     else:
         docks = load_or_exit(config).docks
-    live_holder: dict = {}
-
-    def show(controller) -> None:
-        async def refresh():
-            while True:
-                live_holder["live"].update(fleet_table(controller.snapshot()))
-                await asyncio.sleep(0.5)
-        asyncio.get_running_loop().create_task(refresh())
-
     where = f"; status: http://127.0.0.1:{status_port}/status" if status_port else ""
     console.print(f"飞行 Flying {len(plan.sorties)} sorties of plan {plan.name!r} "
                   f"({'simulated ×' + format(speed, 'g') if sim else 'real drones'}){where}")
     with Live(console=console, refresh_per_second=4) as live:
-        live_holder["live"] = live
         try:
             result = asyncio.run(run_fleet(plan, docks, sim=setup, settings=FleetSettings(),
-                                           status_port=status_port or None, on_start=show))
+                                           status_port=status_port or None,
+                                           on_start=refresh_live(live)))
         except OSError as err:
             console.print(f"[red]cannot open a link or the status port: {err}[/]")
             raise typer.Exit(1) from None

@@ -22,7 +22,7 @@ def run(
     from flight.fleet.api import run_fleet
     from flight.planner import Plan, plan_patrol
     from patrol.commands.config_cmd import load_or_exit
-    from patrol.commands.fly_cmd import fleet_table
+    from patrol.fleet_view import refresh_live
     from patrol.pipeline.photos import PhotoStage
     from patrol.pipeline.sources import DirectoryCamera
     from shapely.ops import unary_union
@@ -37,23 +37,9 @@ def run(
     console.print(f"flying {len(plan.sorties)} sorties with {len(city.drones)} drones; photos from {camera.root}; "
                   f"sightings to {ops.dispatch_url}")
 
-    async def fly():
-        holder = {}
-        with Live(console=console, refresh_per_second=2) as live:
-            async def refresh():
-                while True:
-                    if "c" in holder:
-                        live.update(fleet_table(holder["c"].snapshot()))
-                    await asyncio.sleep(0.5)
-
-            task = asyncio.create_task(refresh())
-            try:
-                return await run_fleet(plan, list(city.docks), status_port=status_port,
-                                       on_capture=photos.submit, on_start=lambda c: holder.setdefault("c", c))
-            finally:
-                task.cancel()
-
-    result = asyncio.run(fly())
+    with Live(console=console, refresh_per_second=2) as live:
+        result = asyncio.run(run_fleet(plan, list(city.docks), status_port=status_port, on_capture=photos.submit,
+                                       on_start=refresh_live(live)))
     stats = photos.finish()
     console.print(f"landed: {sum(o.state == 'landed' for o in result.outcomes)}/{len(result.outcomes)} sorties · "
                   f"photos {stats.photos} · sightings posted {stats.sightings} · photo errors {len(stats.errors)}")

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
+from rich.table import Table
 from shapely.geometry import LineString
 from shapely.ops import unary_union
 
@@ -36,10 +37,10 @@ from flight.sim.faults import Faults
 from flight.sim.swarm import SimSetup
 from patrol.config import City, load_city
 from patrol.demo.area import demo_zones, nearest_docks
-from patrol.demo.live import live_view
 from patrol.demo.result import AlertRecord, DemoResult, FleetEvent
 from patrol.demo.truth import expected_department, planted_in
 from patrol.evaluation import Reported, score
+from patrol.fleet_view import fleet_table, refresh_live
 from patrol.pipeline.photos import PhotoStage, PhotoStats
 from patrol.pipeline.sources import SyntheticCamera
 
@@ -126,42 +127,26 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         server.stop()
         receiver.stop()
     scores = score(planted, [Reported(a.incident_id, a.type, a.lon, a.lat) for a in alerts], city.frame)
-    return _result(city, zones, plan, fleet, stats, planted, alerts, scores, opts, time.perf_counter() - t_start, clock)
+    return _result(city, zones, docks, plan, fleet, stats, planted, alerts, scores, opts, time.perf_counter() - t_start, clock)
 
 
 async def _fly(plan: Plan, docks, clock: ScaledClock, photos: PhotoStage, receiver: WebhookReceiver,
                opts: DemoOptions, console: Console) -> FleetResult:
     faults = dict([sag_victim(plan)]) if opts.battery_sag else {}
     sim = SimSetup(speed=opts.speed, faults=faults)
-    holder: dict = {}
+    if not opts.live:
+        return await run_fleet(plan, docks, clock=clock, sim=sim, on_capture=photos.submit)
 
-    def counters() -> dict[str, int]:
+    def view(snapshot: dict) -> Group:
         s = photos.stats
-        return {"photos processed 已处理照片": s.photos, "queued 排队": photos.backlog,
-                "sightings 目击": s.sightings, "alerts delivered 已推送告警": len(receiver.received)}
+        totals = Table.grid(padding=(0, 3))
+        totals.add_row(f"[bold]{s.photos}[/] photos processed 已处理照片", f"[bold]{photos.backlog}[/] queued 排队",
+                       f"[bold]{s.sightings}[/] sightings 目击", f"[bold]{len(receiver.received)}[/] alerts delivered 已推送告警")
+        return Group(fleet_table(snapshot), totals)
 
-    async def refresh(live: Live) -> None:
-        while True:
-            if "controller" in holder:
-                live.update(live_view(holder["controller"].snapshot, counters))
-            await asyncio.sleep(0.5)
-
-    with Live(console=console, refresh_per_second=4, transient=False) if opts.live else _NoLive() as live:
-        task = asyncio.create_task(refresh(live)) if opts.live else None
-        try:
-            return await run_fleet(plan, docks, clock=clock, sim=sim, on_capture=photos.submit,
-                                   on_start=lambda c: holder.setdefault("controller", c))
-        finally:
-            if task:
-                task.cancel()
-
-
-class _NoLive:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc) -> None:
-        return None
+    with Live(console=console, refresh_per_second=4) as live:
+        return await run_fleet(plan, docks, clock=clock, sim=sim, on_capture=photos.submit,
+                               on_start=refresh_live(live, view))
 
 
 def _wait_delivered(url: str, admin_token: str) -> None:
@@ -204,23 +189,21 @@ def _collect_alerts(city: City, url: str, creds: Credentials, receiver: WebhookR
     return out
 
 
-def _result(city, zones, plan, fleet: FleetResult, stats: PhotoStats, planted, alerts, scores,
+def _result(city, zones, docks, plan, fleet: FleetResult, stats: PhotoStats, planted, alerts, scores,
             opts: DemoOptions, total_s: float, clock: ScaledClock) -> DemoResult:
     frame = city.frame
     covered = fleet.covered(frame)
-    by_zone = {}
-    for z in zones:
-        zm = frame.to_metric(z.area)
-        by_zone[z.id] = zm.intersection(covered).area / zm.area
-    zone_total = sum(frame.to_metric(z.area).area for z in zones)
-    coverage = sum(by_zone[z.id] * frame.to_metric(z.area).area for z in zones) / zone_total
+    zones_m = {z.id: frame.to_metric(z.area) for z in zones}
+    by_zone = {zid: zm.intersection(covered).area / zm.area for zid, zm in zones_m.items()}
+    zone_total = sum(zm.area for zm in zones_m.values())
+    coverage = sum(by_zone[zid] * zm.area for zid, zm in zones_m.items()) / zone_total
     tracks = {d: LineString([(lon, lat) for _, lat, lon, _ in pts]) for d, pts in fleet.tracks.items() if len(pts) > 1}
     events = [FleetEvent(0.0, r.drone_id, f"{r.reason}: sortie {r.from_sortie} stopped after item {r.last_item}; "
                                           f"re-planned as {', '.join(r.new_sorties) or 'nothing'}") for r in fleet.replans]
     footprints = [frame.to_lonlat(p) for p in fleet.footprints(frame).values()]
     return DemoResult(
         zones=zones, zone_km2=zone_total / 1e6, coverage=coverage, coverage_by_zone=by_zone, tracks=tracks,
-        footprints=footprints, docks=[(k.id, k.lon, k.lat) for k in nearest_docks(city, zones, opts.drones)],
+        footprints=footprints, docks=[(k.id, k.lon, k.lat) for k in docks],
         planted=planted, alerts=alerts, scores=scores, photos=stats.photos, photo_errors=len(stats.errors),
         sightings=stats.sightings, sorties_planned=len(plan.sorties),
         sorties_flown=sum(o.state == "landed" for o in fleet.outcomes),
