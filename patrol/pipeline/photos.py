@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -81,7 +82,7 @@ class PhotoStage:
         self.stats.fetch_s += t1 - t0
         self.stats.detect_s += t2 - t1
         if not result.ok:
-            self.stats.errors.append(f"{path.name}: {result.error}")
+            self.stats.errors.append(f"{Path(str(capture.image)).name}: {result.error}")
             return
         if result.sightings:
             self._post([s.to_json() for s in result.sightings])
