@@ -63,9 +63,19 @@ async def post_sightings(request: Request) -> JSONResponse:
     return response
 
 
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 async def _post_sightings(request: Request) -> JSONResponse:
     svc: DispatchService = request.app.state.dispatch
     cfg = svc.settings
+    token = _bearer(request)  # checked before the body is read: an unknown sender's bytes are not buffered
+    if token is None or not svc.may_ingest(token):
+        why = "a Bearer ingest token is required" if token is None else "this token may not post sightings"
+        return JSONResponse({"detail": f"authorization: {why} (the ingest token from the credentials file)"},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
     ctype = request.headers.get("content-type", "")
     if not ctype.split(";")[0].strip().lower() == "application/json":
         return problem(415, f"content-type: expected application/json, got {ctype!r}")
@@ -115,6 +125,7 @@ def install(app: FastAPI, model: type, max_batch: int) -> None:
         summary="Report sightings (one object or an array)",
         responses={200: {"description": "all duplicates of earlier posts; nothing new stored"},
                    201: {"description": "stored and committed"}, 400: {"description": "malformed JSON"},
+                   401: {"description": "no ingest token, or one that may not post"},
                    409: {"description": "key reused for a different sighting"},
                    413: {"description": "body too large"}, 415: {"description": "not application/json"},
                    422: {"description": "a field is invalid; `errors` names each"},

@@ -1,4 +1,5 @@
-"""Per-department API tokens and webhook signing secrets: made once, kept in a JSON file (mode 600)."""
+"""API tokens (the city admin, each department, the ingest side) and webhook signing secrets:
+made once, kept in a JSON file (mode 600)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import base64
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -18,10 +19,18 @@ class DepartmentCredentials:
     webhook_secret: str
 
 
+def _ingest_token() -> str:
+    return "ing_" + secrets.token_urlsafe(24)
+
+
 @dataclass(frozen=True)
 class Credentials:
+    """`ingest_token` is what the photo pipeline (drones' ground side) posts sightings with: a
+    department token reads alerts but cannot inject them."""
+
     admin_token: str
     departments: dict[str, DepartmentCredentials]
+    ingest_token: str = field(default_factory=_ingest_token)
 
     @classmethod
     def generate(cls, department_ids: list[str] | tuple[str, ...]) -> "Credentials":
@@ -33,11 +42,12 @@ class Credentials:
     def with_missing(self, department_ids: list[str] | tuple[str, ...]) -> "Credentials":
         """The same credentials plus fresh ones for departments added to the config since."""
         extra = {d: _new_department() for d in department_ids if d not in self.departments}
-        return Credentials(self.admin_token, {**self.departments, **extra})
+        return Credentials(self.admin_token, {**self.departments, **extra}, self.ingest_token)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"admin_token": self.admin_token, "departments": {k: asdict(v) for k, v in self.departments.items()}}
+        data = {"admin_token": self.admin_token, "ingest_token": self.ingest_token,
+                "departments": {k: asdict(v) for k, v in self.departments.items()}}
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=False, indent=2)
@@ -45,7 +55,10 @@ class Credentials:
     @classmethod
     def load(cls, path: Path) -> "Credentials":
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["admin_token"], {k: DepartmentCredentials(**v) for k, v in data["departments"].items()})
+        departments = {k: DepartmentCredentials(**v) for k, v in data["departments"].items()}
+        if "ingest_token" not in data:  # a file from before ingest tokens: load_or_create saves the new one
+            return cls(data["admin_token"], departments)
+        return cls(data["admin_token"], departments, data["ingest_token"])
 
     @classmethod
     def load_or_create(cls, path: Path, department_ids: list[str] | tuple[str, ...]) -> "Credentials":

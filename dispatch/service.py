@@ -90,6 +90,11 @@ class DispatchService:
     def is_admin(self, token: str) -> bool:
         return hmac.compare_digest(_digest(token), _digest(self.settings.credentials.admin_token))
 
+    def may_ingest(self, token: str) -> bool:
+        """The ingest token posts sightings (the admin's may too); department tokens may not."""
+        creds, digest = self.settings.credentials, _digest(token)
+        return hmac.compare_digest(digest, _digest(creds.ingest_token)) or self.is_admin(token)
+
     # --- alerts ---
     def _views(self, s: Session, alerts: list[AlertRow], history: bool = False) -> list[dict[str, Any]]:
         """Alert JSON for several alerts with two queries (incidents + best sightings, photos not loaded)."""

@@ -196,8 +196,9 @@ class Load:
     remembers when each alert's sighting was sent. Plain keep-alive http.client connections and
     bodies serialised up front, so the load generator takes little CPU from the server."""
 
-    def __init__(self, url: str, clients: int):
+    def __init__(self, url: str, clients: int, ingest_token: str):
         self.host, self.port = url.split("//")[1].split(":")
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ingest_token}"}
         self.pool = ThreadPoolExecutor(clients)
         self.sent_at: dict[str, float] = {}
         self.errors = 0
@@ -211,7 +212,7 @@ class Load:
         if conn is None:
             conn = self._local.conn = http.client.HTTPConnection(self.host, int(self.port), timeout=60)
         t = time.time()
-        conn.request("POST", "/v1/sightings", body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", "/v1/sightings", body=body, headers=self.headers)
         resp = conn.getresponse()
         answer = json.loads(resp.read())
         with self._lock:
@@ -260,7 +261,7 @@ def bench_ingest(args, city) -> dict:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            load = Load(url, args.clients)
+            load = Load(url, args.clients, creds.ingest_token)
             load.run(sightings(city, 50, rng, "warmup"), None)
             receiver.wait_for(len(load.sent_at), 30)
 

@@ -16,6 +16,8 @@ def run(
     config: Path = typer.Argument(..., help="city config YAML (drone endpoints, operations.dispatch_url, photos_dir)"),
     plan_dir: Path = typer.Option(None, "--plan", help="plan folder from `patrol plan`; default: plan the whole city now"),
     status_port: int = typer.Option(8765, help="serve the fleet's state on 127.0.0.1 for `patrol status`"),
+    ingest_token: str = typer.Option(..., envvar="PATROL_INGEST_TOKEN", show_default=False,
+                                     help="dispatch's ingest token (`ingest_token` in its credentials file)"),
 ) -> None:
     """Fly the plan with the drones in CONFIG; every photo is detected and its sightings posted to dispatch."""
     from detector.detect import DEFAULT_MODEL, Detector
@@ -32,7 +34,7 @@ def run(
     plan = Plan.load(plan_dir) if plan_dir else plan_patrol(city.zones, city.no_fly, city.docks, name=city.info.name_en)
     detector = Detector(city.resolve(ops.model) if ops.model else DEFAULT_MODEL, taxonomy_codes=city.taxonomy.codes)
     camera = DirectoryCamera(city.resolve(ops.photos_dir), ops.photo_wait_s)
-    photos = PhotoStage(camera, detector, ops.dispatch_url, unary_union([z.area for z in city.zones]))
+    photos = PhotoStage(camera, detector, ops.dispatch_url, ingest_token, unary_union([z.area for z in city.zones]))
     photos.start()
     console.print(f"flying {len(plan.sorties)} sorties with {len(city.drones)} drones; photos from {camera.root}; "
                   f"sightings to {ops.dispatch_url}")

@@ -40,7 +40,7 @@ def serve(
     # keep it out of the cyclic GC, whose full passes over it cost milliseconds per request.
     gc.freeze()
     console.print(f"[bold]dispatch[/] for {city.info.name} on {base}  store: {db}")
-    console.print(f"tokens and webhook secrets: {credentials} (keep private)")
+    console.print(f"tokens and webhook secrets: {credentials} (keep private; `patrol run` posts with its ingest_token)")
     console.print(f"dashboard 驾驶舱: {base}/dashboard#token=<admin_token>")
     for d in city.departments:
         console.print(f"  inbox {d.name} ({d.id}): {base}/inbox/{d.id}#token=<token>", highlight=False)

@@ -38,11 +38,11 @@ class PhotoStage:
     """Consumes camera triggers from the fleet: fetch pixels → detect → POST /v1/sightings (retried)."""
 
     def __init__(self, source: Callable[[Capture], Capture], detector: Detector, dispatch_url: str,
-                 zone_mask: BaseGeometry | None):
+                 ingest_token: str, zone_mask: BaseGeometry | None):
         self.source, self.detector, self.zone_mask = source, detector, zone_mask
         self.stats = PhotoStats()
         self._queue: queue.Queue[Capture | None] = queue.Queue()
-        self._client = httpx.Client(base_url=dispatch_url, timeout=30.0)
+        self._client = httpx.Client(base_url=dispatch_url, timeout=30.0, headers={"Authorization": f"Bearer {ingest_token}"})
         self._thread = threading.Thread(target=self._run, name="photo-stage", daemon=True)
 
     def start(self) -> None:

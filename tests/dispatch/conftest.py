@@ -75,8 +75,12 @@ class Live:
     def as_admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.creds.admin_token}"}
 
+    @property
+    def as_ingest(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.creds.ingest_token}"}
+
     def post(self, body: Any) -> httpx.Response:
-        return self.client.post(f"{self.url}/v1/sightings", json=body)
+        return self.client.post(f"{self.url}/v1/sightings", json=body, headers=self.as_ingest)
 
     def alerts(self, dept_id: str, **params) -> list[dict]:
         r = self.client.get(f"{self.url}/v1/alerts", headers=self.as_dept(dept_id), params=params)

@@ -14,7 +14,7 @@ def snapshot(live) -> tuple:
 
 
 def raw_post(live, content: bytes, content_type: str = "application/json"):
-    return live.client.post(f"{live.url}/v1/sightings", content=content, headers={"content-type": content_type})
+    return live.client.post(f"{live.url}/v1/sightings", content=content, headers={"content-type": content_type, **live.as_ingest})
 
 
 def test_each_bad_input_is_refused_naming_its_field_and_changes_nothing(live):
@@ -42,6 +42,11 @@ def test_each_bad_input_is_refused_naming_its_field_and_changes_nothing(live):
         "not JSON at all": (raw_post(live, b"key=1", "application/x-www-form-urlencoded"), 415, "content-type"),
         "oversize body": (raw_post(live, b'{"key": "' + b"x" * (9 * 1024 * 1024) + b'"}'), 413, "body"),
         "empty batch": (live.post([]), 422, "body"),
+        "no token": (live.client.post(f"{live.url}/v1/sightings", json=good), 401, "authorization"),
+        "department token": (live.client.post(f"{live.url}/v1/sightings", json=good, headers=live.as_dept("kecheng-urban")),
+                             401, "authorization"),
+        "unknown token": (live.client.post(f"{live.url}/v1/sightings", json=good, headers={"Authorization": "Bearer ing_guess"}),
+                          401, "authorization"),
     }
     for name, (response, status, field) in cases.items():
         assert response.status_code == status, f"{name}: {response.status_code} {response.text[:200]}"

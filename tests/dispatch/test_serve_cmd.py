@@ -35,9 +35,11 @@ def test_patrol_serve_runs_the_service(tmp_path):
         assert oct(creds.stat().st_mode & 0o777) == "0o600"
         assert "kecheng-urban" in saved["departments"]
 
-        r = httpx.post(url + "/v1/sightings", json=sighting("serve-1"))
-        assert r.status_code == 201 and r.json()["department_id"] == "kecheng-urban"
         token = saved["departments"]["kecheng-urban"]["token"]
+        assert httpx.post(url + "/v1/sightings", json=sighting("serve-0")).status_code == 401
+        assert httpx.post(url + "/v1/sightings", json=sighting("serve-0"), headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        r = httpx.post(url + "/v1/sightings", json=sighting("serve-1"), headers={"Authorization": f"Bearer {saved['ingest_token']}"})
+        assert r.status_code == 201 and r.json()["department_id"] == "kecheng-urban"
         alerts = httpx.get(url + "/v1/alerts", headers={"Authorization": f"Bearer {token}"}).json()["alerts"]
         assert [a["alert_id"] for a in alerts] == [r.json()["alert_id"]]
     finally:

@@ -42,7 +42,7 @@ def test_bad_photo_is_reported_and_the_rest_still_flow(tmp_path, quzhou_city):
     server = BackgroundServer(create_app(settings))
     server.start()
     detector = Detector()
-    stage = PhotoStage(source, detector, server.url, zone_mask=None)
+    stage = PhotoStage(source, detector, server.url, creds.ingest_token, zone_mask=None)
     try:
         stage.start()
         for seq in (1, 2, 3):
