@@ -21,7 +21,12 @@ Fraction = Annotated[float, Field(ge=0, lt=1)]
 
 @dataclass(frozen=True)
 class DroneSpec:
-    """Performance envelope of one drone model, as the flight-time budget needs it."""
+    """Performance envelope of one drone model, as the flight-time budget needs it.
+
+    `cruise_speed_m_s` is the survey speed on photo strips (photo spacing, motion blur);
+    `transit_speed_m_s` the faster speed flown to, between and from strips (default: the
+    survey speed, so configs written before it existed plan as before).
+    """
 
     cruise_speed_m_s: Positive
     climb_rate_m_s: Positive
@@ -31,6 +36,14 @@ class DroneSpec:
     wind_margin: Fraction = 0.1
     turn_time_s: NonNegative = 6.0
     max_altitude_agl_m: Positive = 120.0
+    transit_speed_m_s: Positive | None = None
+
+    def __post_init__(self) -> None:
+        if self.transit_speed_m_s is None:
+            object.__setattr__(self, "transit_speed_m_s", self.cruise_speed_m_s)
+        elif self.transit_speed_m_s < self.cruise_speed_m_s:
+            raise ValueError(f"transit_speed_m_s = {self.transit_speed_m_s} is below cruise_speed_m_s = "
+                             f"{self.cruise_speed_m_s}; expected a transit speed at least the survey speed")
 
     @property
     def flight_budget_s(self) -> float:

@@ -2,7 +2,9 @@
 
 Used when no planner re-plan is supplied (and as the planner's fallback): keep every item after
 the last one reached, start where the camera last fired (so the part of the interrupted leg
-already photographed is not flown with the camera on again), camera off in transit.
+already photographed is not flown with the camera on again), camera off in transit, flown to the
+resume point at the fastest speed the sortie sets and on from there at the speed in force when it
+stopped (a new flight starts at the autopilot's default speed).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from flight.mission import MissionItem, Sortie
+from flight.planner.items import speed_item
 
 # (interrupted sortie, index of last item reached, (lat, lon) of the last photo or None, reason)
 Replanner = Callable[[Sortie, int, "tuple[float, float] | None", str], "list[Sortie]"]
@@ -42,16 +45,22 @@ def remainder_sortie(sortie: Sortie, last_item: int, resume_at: tuple[float, flo
     takeoff = next((it for it in items if it.command == mavlink.MAV_CMD_NAV_TAKEOFF),
                    MissionItem(command=mavlink.MAV_CMD_NAV_TAKEOFF, frame=first_nav.frame, alt=first_nav.alt))
     active = 0.0
+    in_force = None
     for it in items[: last_item + 1]:
         if it.command == mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST:
             active = it.param1
-    head = [takeoff, _trigger(0.0)]
+        elif it.command == mavlink.MAV_CMD_DO_CHANGE_SPEED and it.param2 > 0:
+            in_force = it.param2
+    speeds = [it.param2 for it in items if it.command == mavlink.MAV_CMD_DO_CHANGE_SPEED and it.param2 > 0]
+    head = [takeoff, _trigger(0.0)] + ([speed_item(max(speeds))] if speeds else [])
     start = leg_start(items, last_item)
     if resume_at is None and start >= 0:
         resume_at = (items[start].lat, items[start].lon)
     if resume_at is not None:
         head.append(MissionItem(command=mavlink.MAV_CMD_NAV_WAYPOINT, frame=first_nav.frame,
                                 lat=resume_at[0], lon=resume_at[1], alt=first_nav.alt))
+    if in_force is not None:
+        head.append(speed_item(in_force))
     head.append(_trigger(active))
     part = int(sortie.meta.get("part", 0)) + 1
     base = sortie.meta.get("origin", sortie.id)

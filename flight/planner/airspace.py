@@ -91,5 +91,5 @@ def airspace_near(no_fly_m: BaseGeometry | None, xy: tuple[float, float], flyer:
     """The no-fly airspace a dock's sorties could meet (within one battery's range), if any."""
     if no_fly_m is None:
         return None
-    near = no_fly_m.intersection(Point(xy).buffer(flyer.spec.flight_budget_s * flyer.spec.cruise_speed_m_s / 2))
+    near = no_fly_m.intersection(Point(xy).buffer(flyer.spec.flight_budget_s * flyer.spec.transit_speed_m_s / 2))
     return Airspace(near) if not near.is_empty else None

@@ -19,14 +19,15 @@ RELANE_GAIN = 0.9  # a cell takes its own direction when that flies in 90 % of t
 
 
 def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Survey, speed: float,
-                    turn_s: float, no_fly: BaseGeometry | None, transit_per_m: float = 0.0) -> list[Strip]:
+                    change_s: float, no_fly: BaseGeometry | None, transit_per_m: float = 0.0) -> list[Strip]:
     """Ordered strips covering `area` (metres) for sorties flown from the dock at `dock_xy`.
 
     Strips run along the area's cheapest sweep direction, and the area is cut by the line
     through the dock across that direction, so strips start near the dock and run away from it:
     a sortie flies out along one strip and back along the next instead of transiting.
+    `speed` is the survey speed, `change_s` the time of one strip change (turn + leg across).
     """
-    angle = best_angle(area, survey, speed, turn_s, dock_xy, transit_per_m=transit_per_m)
+    angle = best_angle(area, survey, speed, change_s, dock_xy, transit_per_m=transit_per_m)
     guard = no_fly.buffer(NO_FLY_MARGIN_M) if no_fly is not None and not no_fly.is_empty else None
     rotated = rotate_to_sweep(area, angle, dock_xy)
     minx, miny, maxx, maxy = rotated.bounds
@@ -44,7 +45,7 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
             members = np.flatnonzero(cells == c)
             if len(members) < MIN_CELL_BANDS:
                 continue
-            own = _own_direction(bands, members, angle, dock_xy, survey, speed, turn_s, guard, next_cell + int(c))
+            own = _own_direction(bands, members, angle, dock_xy, survey, speed, change_s, guard, next_cell + int(c))
             if own is not None:
                 out.extend(own)
                 relaned[members] = True
@@ -58,16 +59,16 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
     return out
 
 
-def _own_direction(bands, members, angle, dock_xy, survey, speed, turn_s, guard, cell_id) -> list[Strip] | None:
+def _own_direction(bands, members, angle, dock_xy, survey, speed, change_s, guard, cell_id) -> list[Strip] | None:
     """Strips for one cell along its own cheapest direction, if that saves enough time."""
     here = type(bands)(bands.band[members], bands.xa[members], bands.xb[members], bands.yc[members], bands.parts[members])
-    cost_here = sweep_cost_s(here, survey, speed, turn_s)
+    cost_here = sweep_cost_s(here, survey, speed, change_s)
     cell = rotate_to_sweep(shapely.union_all(bands.parts[members]), -angle, dock_xy)
-    own = best_angle(cell, survey, speed, turn_s, dock_xy, extra=(angle,))
+    own = best_angle(cell, survey, speed, change_s, dock_xy, extra=(angle,))
     if math.isclose(own, angle):
         return None
     own_bands = band_pieces(rotate_to_sweep(cell, own, dock_xy), survey.spacing_m)
-    if sweep_cost_s(own_bands, survey, speed, turn_s) > RELANE_GAIN * cost_here:
+    if sweep_cost_s(own_bands, survey, speed, change_s) > RELANE_GAIN * cost_here:
         return None
     cells = np.full(len(own_bands.band), cell_id)
     return strips_of(own_bands, cells, survey, own, dock_xy,

@@ -3,10 +3,15 @@
 Layout (ArduPilot and PX4 both accept it):
   0  NAV_WAYPOINT  home placeholder at the dock (ArduPilot overwrites seq 0 with home)
   1  NAV_TAKEOFF   to the survey altitude above the dock
-  per strip:  NAV_WAYPOINT start · DO_SET_CAM_TRIGG_DIST d (trigger once now) ·
-              NAV_WAYPOINT end (strips of more than one photo) · DO_SET_CAM_TRIGG_DIST 0
-  last NAV_RETURN_TO_LAUNCH
-The camera is off on connecting legs, so no photo is taken across a gap or a no-fly edge.
+  2  DO_CHANGE_SPEED  transit speed
+  per strip:  NAV_WAYPOINT start · DO_CHANGE_SPEED survey speed · DO_SET_CAM_TRIGG_DIST d (trigger
+              once now) · NAV_WAYPOINT end (strips of more than one photo) · DO_SET_CAM_TRIGG_DIST 0 ·
+              DO_CHANGE_SPEED transit speed
+  then NAV_WAYPOINT over the dock · NAV_RETURN_TO_LAUNCH
+The camera is off on connecting legs, so no photo is taken across a gap or a no-fly edge. A DO
+command runs once the NAV item before it is reached, so strips fly at the survey speed and every
+other leg at the transit speed. The way home is a waypoint, not the RTL item's own return, because
+ArduPilot and PX4 fly RTL at their RTL speed parameter, not at the mission's speed.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ def _waypoint(lat: float, lon: float, alt: float) -> MissionItem:
 def _trigger(distance_m: float) -> MissionItem:
     return MissionItem(MAV.MAV_CMD_DO_SET_CAM_TRIGG_DIST, MAV.MAV_FRAME_MISSION,
                        param1=round(distance_m, 3), param3=1.0 if distance_m > 0 else 0.0)
+
+
+def speed_item(speed_m_s: float) -> MissionItem:
+    """DO_CHANGE_SPEED to a ground speed (param1 = 1), throttle unchanged (param3 = -1)."""
+    return MissionItem(MAV.MAV_CMD_DO_CHANGE_SPEED, MAV.MAV_FRAME_MISSION, param1=1.0, param2=round(speed_m_s, 3),
+                       param3=-1.0)
 
 
 def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tuple[float, float],
@@ -62,6 +73,7 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
     items = [
         MissionItem(MAV.MAV_CMD_NAV_WAYPOINT, MAV.MAV_FRAME_GLOBAL, lat=lat_d, lon=lon_d, alt=dock_alt_amsl),
         MissionItem(MAV.MAV_CMD_NAV_TAKEOFF, MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, lat=lat_d, lon=lon_d, alt=altitude_m),
+        speed_item(flight.transit),
     ]
     lanes: list[SurveyLane] = []
     here = flight.dock_xy
@@ -70,13 +82,16 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
         here = (s.x1, s.y1)
         first = len(items)
         items.append(_waypoint(float(lat0[i]), float(lon0[i]), altitude_m))
+        items.append(speed_item(flight.speed))
         items.append(_trigger(s.spacing if s.photos > 1 else 1.0))
         if s.photos > 1:
             items.append(_waypoint(float(latw[i]), float(lonw[i]), altitude_m))
         items.append(_trigger(0.0))
         lanes.append(SurveyLane(first, len(items) - 1, (float(lon0[i]), float(lat0[i])),
                                 (float(lon1[i]), float(lat1[i])), s.photos, s.spacing))
+        items.append(speed_item(flight.transit))
     detour(here, flight.dock_xy)
+    items.append(_waypoint(lat_d, lon_d, altitude_m))
     items.append(MissionItem(MAV.MAV_CMD_NAV_RETURN_TO_LAUNCH, MAV.MAV_FRAME_MISSION))
     return items, lanes
 

@@ -39,7 +39,7 @@ class DockInfo:
     @property
     def flyer(self) -> DroneInfo:
         """The drone whose limits (shortest reach, narrowest photo) the dock's sorties respect."""
-        return min(self.drones, key=lambda r: (r.spec.flight_budget_s * r.spec.cruise_speed_m_s,
+        return min(self.drones, key=lambda r: (r.spec.flight_budget_s * r.spec.transit_speed_m_s,
                                                r.camera.footprint_m(100.0)[0], r.id))
 
 

@@ -49,7 +49,7 @@ class _Site:
 
     def reach_m(self, altitude_m: float) -> float:
         f = self.flight(altitude_m)
-        return max(0.0, (f.spec.flight_budget_s - f.vertical_s) * f.speed / 2.0)
+        return max(0.0, (f.spec.flight_budget_s - f.vertical_s) * f.transit / 2.0)
 
 
 def dock_info(dock: Dock) -> DockInfo:
@@ -111,7 +111,7 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
     centres, cell_work = grid_work(work, bounds)
     top_alt = max(z.altitude_agl_m for z in zones)
     dock_sites = [DockSite(s.xy, len(s.info.drones), s.reach_m(top_alt),
-                           2.0 / (s.flyer.spec.cruise_speed_m_s * SWEEP_SHARE * s.flyer.spec.flight_budget_s))
+                           2.0 / (s.flyer.spec.transit_speed_m_s * SWEEP_SHARE * s.flyer.spec.flight_budget_s))
                   for s in sites]
     scale = np.ones(len(sites))
     weights = None
@@ -183,8 +183,8 @@ def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[t
             continue
         survey = surveys[site.info.id, zone.id]
         flight = site.flight(zone.altitude_agl_m)
-        strips = strips_for_area(piece, site.xy, survey, flight.speed, flight.spec.turn_time_s, no_fly_m,
-                                 2.0 / (flight.speed * SWEEP_SHARE * flight.spec.flight_budget_s))
+        strips = strips_for_area(piece, site.xy, survey, flight.speed, flight.change_s(survey.spacing_m), no_fly_m,
+                                 2.0 / (flight.transit * SWEEP_SHARE * flight.spec.flight_budget_s))
         for k, packed in enumerate(pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")):
             out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
                                    packed.duration_s, packed.sweep_s, survey, frame, flight))
@@ -209,7 +209,7 @@ def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres,
         # a point is photographed from up to half a photo diagonal away: the drone need come no closer
         nearest = np.min([np.maximum(np.hypot(pts[:, 0] - s.xy[0], pts[:, 1] - s.xy[1])
                                      - math.hypot(*s.flyer.camera.footprint_m(z.altitude_agl_m)) / 2, 0.0)
-                          / s.flyer.spec.cruise_speed_m_s * 2.0 + s.flight(z.altitude_agl_m).vertical_s for s in sites],
+                          / s.flyer.spec.transit_speed_m_s * 2.0 + s.flight(z.altitude_agl_m).vertical_s for s in sites],
                          axis=0)
         round_trip = max(round_trip, float(nearest.max()))
     site_of = {s.info.id: s for s in sites}

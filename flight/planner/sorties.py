@@ -1,7 +1,7 @@
 """Strips → sorties: each one battery from a dock and back, packed for the most photos per second.
 
 A sortie's time is climb + transit out + strips + turns and connecting legs + transit back +
-descent; it must fit `DroneSpec.flight_budget_s` (usable time less reserve, less wind margin).
+descent, strips at the survey speed and every other leg at the transit speed; it must fit `DroneSpec.flight_budget_s` (usable time less reserve, less wind margin).
 Strips are taken in cell order and cut into runs with the least total flight time, so sorties
 end next to the dock instead of at the far end of a strip.
 """
@@ -30,7 +30,17 @@ class Flight:
 
     @property
     def speed(self) -> float:
+        """Survey speed, on photo strips."""
         return self.spec.cruise_speed_m_s
+
+    @property
+    def transit(self) -> float:
+        """Speed of every leg that is not a strip: out, between strips, home."""
+        return self.spec.transit_speed_m_s
+
+    def change_s(self, spacing_m: float) -> float:
+        """One strip change: the turn and the leg across to the neighbouring strip."""
+        return self.spec.turn_time_s + spacing_m / self.transit
 
     @property
     def vertical_s(self) -> float:
@@ -44,7 +54,7 @@ class Flight:
         return self.airspace.via(p, q) if self.airspace is not None else []
 
     def to_dock_s(self, x: float, y: float) -> float:
-        return self.leg_m((x, y), self.dock_xy) / self.speed
+        return self.leg_m((x, y), self.dock_xy) / self.transit
 
 
 @dataclass(frozen=True)
@@ -58,13 +68,13 @@ class Packed:
 
 def sortie_time(strips: list[Strip], flight: Flight) -> tuple[float, float]:
     """(duration, sweep) seconds of flying `strips` in order from the dock and back."""
-    v, turn = flight.speed, flight.spec.turn_time_s
-    t = flight.vertical_s + flight.leg_m(flight.dock_xy, (strips[0].x0, strips[0].y0)) / v
+    v, vt, turn = flight.speed, flight.transit, flight.spec.turn_time_s
+    t = flight.vertical_s + flight.leg_m(flight.dock_xy, (strips[0].x0, strips[0].y0)) / vt
     sweep = 0.0
     for i, s in enumerate(strips):
         if i:
             p = strips[i - 1]
-            t += flight.leg_m((p.x1, p.y1), (s.x0, s.y0)) / v + turn
+            t += flight.leg_m((p.x1, p.y1), (s.x0, s.y0)) / vt + turn
         sweep += s.length / v
         t += s.length / v
     return t + flight.to_dock_s(strips[-1].x1, strips[-1].y1), sweep
@@ -98,14 +108,14 @@ def _sub_strip(s: Strip, first: int, count: int) -> Strip:
 
 def _runs(todo: list[Strip], i: int, flight: Flight) -> list[tuple[float, list[Strip]]]:
     """(duration, strips in flying order) of every feasible sortie that starts at strip i."""
-    budget, v, turn = flight.spec.flight_budget_s, flight.speed, flight.spec.turn_time_s
+    budget, v, vt, turn = flight.spec.flight_budget_s, flight.speed, flight.transit, flight.spec.turn_time_s
     t, pos = flight.vertical_s, flight.dock_xy
     flown: list[Strip] = []
     out = []
     for s in todo[i:]:
         if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
             s = s.reversed()
-        t_next = t + flight.leg_m(pos, (s.x0, s.y0)) / v + (turn if flown else 0.0) + s.length / v
+        t_next = t + flight.leg_m(pos, (s.x0, s.y0)) / vt + (turn if flown else 0.0) + s.length / v
         total = t_next + flight.to_dock_s(s.x1, s.y1)
         if total > budget:
             break
@@ -162,7 +172,7 @@ def _split_to_fit(s: Strip, flight: Flight, where: str) -> list[Strip]:
             hi = mid - 1
     if lo == 0:
         raise PlanningError(where, "position", (round(s.x0), round(s.y0)),
-                            f"a strip starts {flight.to_dock_s(s.x0, s.y0) * flight.speed / 1000:.1f} km from its dock, "
+                            f"a strip starts {flight.leg_m((s.x0, s.y0), flight.dock_xy) / 1000:.1f} km from its dock, "
                             f"beyond one battery's round trip ({flight.spec.flight_budget_s:.0f} s budget)",
                             "a dock within reach of every part of the zone")
     return [_sub_strip(s, 0, lo), _sub_strip(s, lo, s.photos - lo)]

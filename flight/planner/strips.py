@@ -82,22 +82,22 @@ def band_pieces(rotated: BaseGeometry, spacing: float) -> Bands:
     return Bands(band, bounds[:, 0], bounds[:, 2], lo[band] + spacing / 2.0, parts)
 
 
-def sweep_cost_s(bands: Bands, survey: Survey, speed: float, turn_s: float, dock_y: float = 0.0,
+def sweep_cost_s(bands: Bands, survey: Survey, speed: float, change_s: float, dock_y: float = 0.0,
                  transit_per_m: float = 0.0) -> float:
-    """Seconds to fly every piece, one turn per piece, and the transit it will cost: what the
-    sweep direction minimises. A sortie over strips `d` metres beside the dock (across the
+    """Seconds to fly every piece, one strip change (turn + leg across) per piece, and the transit
+    it will cost: what the sweep direction minimises. A sortie over strips `d` metres beside the dock (across the
     sweep) spends about `d × transit_per_m` seconds in transit per second of sweeping."""
     length = np.maximum(bands.xb - bands.xa - survey.footprint_along_m, 0.0)
     transit = (length * np.abs(bands.yc - dock_y)).sum() * transit_per_m
-    return float((length.sum() + transit) / speed + len(bands.band) * (turn_s + survey.spacing_m / speed))
+    return float((length.sum() + transit) / speed + len(bands.band) * change_s)
 
 
-def best_angle(area: BaseGeometry, survey: Survey, speed: float, turn_s: float, origin: tuple[float, float],
+def best_angle(area: BaseGeometry, survey: Survey, speed: float, change_s: float, origin: tuple[float, float],
                extra: tuple[float, ...] = (), transit_per_m: float = 0.0) -> float:
     """Sweep direction with the cheapest strips among 15° steps and the area's long axis
     (`origin` is the dock; strips are charged for their distance beside it)."""
     candidates = list(CANDIDATE_ANGLES) + list(extra) + [long_axis(area)]
-    costs = [sweep_cost_s(band_pieces(rotate_to_sweep(area, a, origin), survey.spacing_m), survey, speed, turn_s,
+    costs = [sweep_cost_s(band_pieces(rotate_to_sweep(area, a, origin), survey.spacing_m), survey, speed, change_s,
                           origin[1], transit_per_m)
              for a in candidates]
     return float(candidates[int(np.argmin(costs))])

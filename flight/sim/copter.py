@@ -3,7 +3,9 @@
 Pure state stepped by `step(dt)`; it knows nothing of MAVLink framing. Positions are kept in the
 UTM frame of home (metres); lat/lon appear only at the edges. Behaviour copies ArduCopter:
 MISSION_START in GUIDED switches to AUTO; a final RTL item flies inside AUTO; landing disarms;
-armed on the ground in GUIDED without a takeoff disarms after 10 s.
+armed on the ground in GUIDED without a takeoff disarms after 10 s. DO_CHANGE_SPEED holds until the
+next mode change (MAVLink), and RTL, the mission item too, returns at the default speed (ArduCopter's
+RTL_SPEED = 0: WPNAV_SPEED), never at a speed the mission set.
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class Copter:
             self._nav_done = False
         if mode == "RTL":
             self._rtl_phase = "climb"
+        if mode != self.mode:
+            self.speed = self.perf.cruise_m_s
         self.mode = mode
         return True
 
@@ -136,6 +140,8 @@ class Copter:
             return False
         self.current = 1
         self._nav_done = False
+        if self.mode != "AUTO":
+            self.speed = self.perf.cruise_m_s
         self.mode = "AUTO"
         return True
 
@@ -204,6 +210,7 @@ class Copter:
         if item.command == mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH:
             if self._rtl_phase is None:
                 self._rtl_phase = "climb"
+                self.speed = self.perf.cruise_m_s
             self._step_rtl(dt, ev)
             if not self.armed:
                 ev.reached.append(self.current)

@@ -19,6 +19,7 @@ from flight.assets import Dock, Drone, DroneSpec, NoFlyZone, PatrolZone
 from flight.planner import Plan, PlanningError, plan_patrol, replan, survey_for
 from flight.planner.exports import geojson, qgc_plan, sortie_path, wpl, write_exports
 from flight.planner.footprints import footprint_polygons
+from flight.sim.copter import Copter, Performance
 
 MAV = mavutil.mavlink
 LON0, LAT0 = 118.87, 28.95
@@ -26,7 +27,7 @@ FRAME = MetricFrame.around(LON0, LAT0)
 X0, Y0 = (float(v) for v in FRAME.forward(LON0, LAT0))
 CAMERA = CameraModel(17.3, 13.0, 12.29, 5280, 3956)
 SPEC = DroneSpec(cruise_speed_m_s=12.0, climb_rate_m_s=6.0, descent_rate_m_s=5.0, usable_flight_time_min=38.0,
-                 reserve_min=5.0, wind_margin=0.1, turn_time_s=6.0)
+                 reserve_min=5.0, wind_margin=0.1, turn_time_s=6.0, transit_speed_m_s=18.0)
 
 
 def lonlat(metric_geom):
@@ -163,16 +164,58 @@ def test_every_item_is_valid_mavlink_and_every_sortie_fits_its_budget(u_plan):
             assert -90 <= it.lat <= 90 and -180 <= it.lon <= 180
             if it.command == MAV.MAV_CMD_NAV_WAYPOINT and it is not items[0]:
                 assert it.frame == MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT and 0 < it.alt <= 120
-        # the budget, recomputed from the waypoints themselves
+        # the budget, recomputed from the waypoints themselves at the speed each DO_CHANGE_SPEED sets
         dock = plan.dock(s.dock_id)
-        pts = [frame.forward(dock.lon, dock.lat)] + [frame.forward(i.lon, i.lat) for i in items[2:]
-                                                     if i.command == MAV.MAV_CMD_NAV_WAYPOINT] + [frame.forward(dock.lon, dock.lat)]
-        path = sum(math.dist(a, b) for a, b in zip(pts, pts[1:]))
-        t = path / SPEC.cruise_speed_m_s + s.altitude_agl_m / SPEC.climb_rate_m_s + s.altitude_agl_m / SPEC.descent_rate_m_s
+        here, speed, path_s, leg_speed = frame.forward(dock.lon, dock.lat), SPEC.cruise_speed_m_s, 0.0, {}
+        for k, it in enumerate(items[2:], start=2):
+            if it.command == MAV.MAV_CMD_DO_CHANGE_SPEED:
+                speed = it.param2
+            elif it.command == MAV.MAV_CMD_NAV_WAYPOINT:
+                there = frame.forward(it.lon, it.lat)
+                path_s, here, leg_speed[k] = path_s + math.dist(here, there) / speed, there, speed
+        assert math.dist(here, frame.forward(dock.lon, dock.lat)) < 0.01  # RTL starts over the dock
+        assert {leg_speed[lane.start_item] for lane in s.lanes} == {SPEC.transit_speed_m_s}
+        assert {leg_speed[lane.end_item - 1] for lane in s.lanes if lane.photos > 1} == {SPEC.cruise_speed_m_s}
+        t = path_s + s.altitude_agl_m / SPEC.climb_rate_m_s + s.altitude_agl_m / SPEC.descent_rate_m_s
         t += SPEC.turn_time_s * (len(s.lanes) - 1)
         assert t <= SPEC.flight_budget_s + 1.0
         assert s.duration_s <= SPEC.flight_budget_s
         assert s.trigger_distance_m == pytest.approx(100.0 * 13.0 / 12.29 * 0.7)
+
+
+def test_simulated_sorties_fly_in_the_planned_time(u_plan):
+    """The simulated copter, honouring DO_CHANGE_SPEED, lands within the planned duration; it
+    turns in no time, so it may be early by the planned turns (plus one time step per waypoint)."""
+    _, plan = u_plan
+    perf = Performance(SPEC.cruise_speed_m_s, SPEC.climb_rate_m_s, SPEC.descent_rate_m_s)
+    for s in plan.sorties[:3]:
+        dock = plan.dock(s.dock_id)
+        copter = Copter(dock.lat, dock.lon, dock.alt_amsl_m, perf=perf)
+        copter.store_mission(s.items)
+        copter.arm()
+        copter.set_mode("GUIDED")
+        assert copter.start_mission()
+        while copter.armed and copter.t < 2 * SPEC.flight_budget_s:
+            copter.step(0.1)
+        slack = SPEC.turn_time_s * (len(s.lanes) - 1) + 0.1 * len(s.items)
+        assert s.duration_s - slack <= copter.t <= s.duration_s + 0.1 * len(s.items)
+        assert len(copter.shots) == s.photo_count
+
+
+def test_faster_transit_shortens_the_plan_and_old_specs_transit_at_survey_speed():
+    z = zone(box(-2500, -2500, 2500, 2500), "square")
+    slow = DroneSpec(cruise_speed_m_s=12.0, climb_rate_m_s=6.0, descent_rate_m_s=5.0, usable_flight_time_min=38.0,
+                     reserve_min=5.0)
+    assert slow.transit_speed_m_s == slow.cruise_speed_m_s
+    plans = {}
+    for spec in (slow, SPEC):
+        lon, lat = FRAME.inverse(X0 + 2600, Y0)
+        plans[spec.transit_speed_m_s] = plan_patrol([z], [], [Dock("d", float(lon), float(lat), 50.0, 32.0,
+                                                                    (Drone("u", spec, CAMERA),))])
+    assert plans[18.0].makespan_s < plans[12.0].makespan_s
+    with pytest.raises(ValueError, match="transit_speed_m_s"):
+        DroneSpec(cruise_speed_m_s=12.0, climb_rate_m_s=6.0, descent_rate_m_s=5.0, usable_flight_time_min=38.0,
+                  reserve_min=5.0, transit_speed_m_s=10.0)
 
 
 def test_schedule_respects_charging_priority_and_the_lower_bound():
@@ -264,7 +307,7 @@ def test_same_input_gives_the_same_plan_bytes(u_plan):
 
 def test_replan_flies_only_the_unflown_strips_on_the_drones_left(u_plan):
     z, plan = u_plan
-    stopped = plan.sorties_of("uav-0-0")[1]
+    stopped = next(s for s in plan.sorties_of("uav-0-0")[1:] if len(s.lanes) > 3)
     k = stopped.lanes[2].end_item  # the drone photographed three strips, then went down
     flown_before = [s for s in plan.sorties if s.start_s < stopped.start_s]
     progress = {s.id: len(s.items) - 1 for s in flown_before} | {stopped.id: k}

@@ -94,6 +94,21 @@ def test_patrol_plan_command_writes_plan_exports_and_maps(tmp_path):
     assert len(list((out / "qgc").glob("*.plan"))) == len(plan.sorties) == len(list((out / "wpl").glob("*.waypoints")))
 
 
+def test_city_config_refuses_a_transit_speed_below_the_survey_speed(tmp_path):
+    import yaml
+
+    from patrol.config import ConfigError, load_city
+
+    path = _small_city(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["drone_models"]["dock-quad"]["transit_speed_m_s"] = 9.0
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_city(path)
+    text = str(err.value)
+    assert "drone_models.dock-quad" in text and "transit_speed_m_s" in text and "9.0" in text
+
+
 def test_patrol_plan_command_refuses_an_illegal_altitude_by_zone_and_field(tmp_path):
     from typer.testing import CliRunner
 

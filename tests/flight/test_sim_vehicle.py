@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
+import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from flight.mavlink import commands
@@ -11,6 +13,7 @@ from flight.mavlink import mission_protocol as mp
 from flight.mavlink.flavours import ARDUPILOT
 from flight.mavlink.mission_wire import home_item
 from flight.mission import MissionItem
+from flight.sim.copter import Performance
 from flight.sim.faults import Faults
 from tests.flight.test_mavlink_mission import HOME_AMSL, LAT, LON, REL, one_vehicle
 
@@ -143,3 +146,28 @@ def test_trigger_distance_with_trigger_once_fires_at_once_even_if_switched_off_n
     shots = asyncio.run(go())
     assert len(shots) == 1
     assert abs(shots[0].lat - (LAT + 0.002)) < 1e-6 and abs(shots[0].lon - LON) < 1e-6
+
+
+def test_do_change_speed_sets_the_leg_speed_until_rtl_which_returns_at_the_default_speed():
+    """A planned sortie flies its transit legs at DO_CHANGE_SPEED's speed; the RTL item does not
+    keep it (ArduCopter returns at RTL_SPEED / WPNAV_SPEED), so the planner ends over the dock."""
+    fast = MissionItem(command=mavlink.MAV_CMD_DO_CHANGE_SPEED, frame=mavlink.MAV_FRAME_MISSION,
+                       param1=1.0, param2=20.0, param3=-1.0)
+    home, takeoff, wp, rtl = hop(0.01)
+
+    async def go():
+        async with one_vehicle(speed=40.0, ekf_ready_s=2.0) as (ch, sim, _):
+            await commands.set_message_interval(ch, mavlink.MAVLINK_MSG_ID_GLOBAL_POSITION_INT, 0.5)
+            await mp.upload(ch, [home, takeoff, fast, wp, rtl])
+            await armed_in_guided(ch, sim)
+            await commands.mission_start(ch)
+            out, back = [], []
+            while sim.copter.armed or not back:
+                msg = await ch.expect(["GLOBAL_POSITION_INT"], 10.0)
+                assert msg is not None
+                speed = math.hypot(msg.vx, msg.vy) / 100.0
+                (out if sim.copter.current == 3 else back if sim.copter.current == 4 else []).append(speed)
+            return out, back
+    out, back = asyncio.run(go())
+    assert max(out) == pytest.approx(20.0, abs=0.1)
+    assert max(back[1:]) == pytest.approx(Performance().cruise_m_s, abs=0.1)  # [0]: the step that reached the waypoint
