@@ -69,6 +69,19 @@ class Block:
     casters: tuple[sh.Caster, ...]
     violations: tuple[Planted, ...]
     distractors: tuple[tuple[str, float, float], ...] = ()  # (look-alike kind, x, y) in the yard and on the road
+    # per violation: the (start, stop) of its strokes and of its casters, so thinning can take it out
+    parts: tuple[tuple[int, int, int, int], ...] = field(default=(), repr=False, compare=False)
+
+    def without(self, drop: set[int]) -> "Block":
+        """This block with the violations at indices `drop` (and everything painted for them) removed."""
+        if not drop:
+            return self
+        gone_s = {k for v in drop for k in range(self.parts[v][0], self.parts[v][1])}
+        gone_c = {k for v in drop for k in range(self.parts[v][2], self.parts[v][3])}
+        keep = [v for v in range(len(self.violations)) if v not in drop]
+        return Block(self.i, self.j, tuple(st for k, st in enumerate(self.strokes) if k not in gone_s),
+                     tuple(c for k, c in enumerate(self.casters) if k not in gone_c),
+                     tuple(self.violations[v] for v in keep), self.distractors)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -91,7 +104,14 @@ class _Slot:
 
 
 class World:
-    """The synthetic city of one seed. `violation_rate` is the mean violations per block."""
+    """The synthetic city of one seed. `violation_rate` is the mean violations per block.
+
+    `min_spacing_m` (type → metres) keeps same-type violations at least that far apart, so each
+    one is a distinct incident under a dispatcher that merges closer sightings: a violation is
+    dropped when a same-type one within the spacing has a lower random priority (Matérn type II
+    thinning, decided from the unthinned neighbours alone, so any block is still a pure function
+    of its index). Without it the city is exactly the unthinned one.
+    """
 
     def __init__(
         self,
@@ -100,6 +120,7 @@ class World:
         origin_lat: float = QUZHOU[1],
         violation_rate: float = 1.0,
         codes: tuple[str, ...] = CLASSES,
+        min_spacing_m: dict[str, float] | None = None,
     ) -> None:
         unknown = set(codes) - set(CLASSES)
         if unknown:
@@ -108,7 +129,9 @@ class World:
         self.frame = MetricFrame.around(origin_lon, origin_lat)
         e, n = self.frame.forward(origin_lon, origin_lat)
         self.origin_m = (float(e), float(n))
-        self.block = lru_cache(maxsize=4096)(self._build_block)
+        self.min_spacing_m = {c: float(d) for c, d in (min_spacing_m or {}).items() if d > 0}
+        self._raw = lru_cache(maxsize=8192)(self._build_block)
+        self.block = lru_cache(maxsize=4096)(self._thinned_block) if self.min_spacing_m else self._raw
 
     # ------------------------------------------------------------ coordinates
     def to_local(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +199,9 @@ class World:
         violations: list[Planted] = []
         distractors: list[tuple[str, float, float]] = []
         n_viol = min(int(rng.poisson(self.violation_rate)), 4)
+        parts: list[tuple[int, int, int, int]] = []
         for k in range(n_viol):
+            s0, c0 = len(strokes), len(casters)
             code = self.codes[rng.integers(len(self.codes))]
             slot = (free_road if code == "road_waterlogging" else free_yard).pop()
             v_rng = _rng("violation", self.seed, i, j, k)
@@ -198,6 +223,7 @@ class World:
                 t_strokes, t_casters = sh.tree(v_rng, float(corner[0]), float(corner[1]), 0.3 * size)
                 strokes += t_strokes
                 casters += t_casters
+            parts.append((s0, len(strokes), c0, len(casters)))
 
         for k in range(int(rng.integers(2, 5))):
             if not free_yard:
@@ -229,7 +255,26 @@ class World:
             t_strokes, t_casters = sh.tree(rng, *_place(rng, slot, 4.0), float(rng.uniform(1.8, 3.6)))
             strokes += t_strokes
             casters += t_casters
-        return Block(i, j, tuple(strokes), tuple(casters), tuple(violations), tuple(distractors))
+        return Block(i, j, tuple(strokes), tuple(casters), tuple(violations), tuple(distractors), tuple(parts))
+
+    def _thinned_block(self, i: int, j: int) -> Block:
+        raw = self._raw(i, j)
+        drop = set()
+        for k, v in enumerate(raw.violations):
+            spacing = self.min_spacing_m.get(v.code)
+            if spacing is None:
+                continue
+            mine, reach = self._priority(v.id), math.ceil(spacing / PITCH_M)
+            for di in range(-reach, reach + 1):
+                for dj in range(-reach, reach + 1):
+                    for u in self._raw(i + di, j + dj).violations:
+                        if (u.code == v.code and u.id != v.id and math.hypot(u.x - v.x, u.y - v.y) < spacing
+                                and self._priority(u.id) < mine):
+                            drop.add(k)
+        return raw.without(drop)
+
+    def _priority(self, violation_id: str) -> float:
+        return float(_rng("priority", self.seed, violation_id).uniform())
 
     def _core(self, rng, cx, cy, size, strokes, casters) -> None:
         kind = rng.choice(["residential", "park", "lot", "market", "parking"], p=[0.45, 0.15, 0.15, 0.1, 0.15])

@@ -28,7 +28,7 @@ from dispatch.credentials import Credentials
 from dispatch.departments import with_webhook_base
 from dispatch.receiver import WebhookReceiver
 from dispatch.server import BackgroundServer
-from dispatch.settings import Settings
+from dispatch.settings import IncidentWindows, Settings
 from flight.fleet.api import run_fleet
 from flight.fleet.result import FleetResult
 from flight.mavlink.clock import ScaledClock
@@ -90,7 +90,11 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     console.print(f"planned {len(plan.sorties)} sorties over {len(zones)} zones "
                   f"({sum(city.frame.area_km2(z.area) for z in zones):.2f} km²) for {len(docks)} drones")
 
-    world = World(seed=opts.seed, violation_rate=opts.violation_rate, codes=tuple(sorted(city.taxonomy.codes)))
+    # planted as distinct incidents: same-type violations no closer than dispatch would merge them
+    windows = IncidentWindows.load()
+    codes = tuple(sorted(city.taxonomy.codes))
+    world = World(seed=opts.seed, violation_rate=opts.violation_rate, codes=codes,
+                  min_spacing_m={c: windows.of(c).distance for c in codes})
     planted = planted_in(world, zones)
     detector = Detector(opts.model, taxonomy_codes=city.taxonomy.codes)
     clock = ScaledClock(opts.speed)
@@ -104,7 +108,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
         stale.unlink()
     settings = Settings(departments=departments, taxonomy=city.taxonomy, credentials=creds,
                         database_url=f"sqlite:///{db}", city_name=f"{city.info.name} {city.info.name_en}",
-                        clock=clock.utc)
+                        clock=clock.utc, windows=windows)
     server = BackgroundServer(create_app(settings))
     server.start()
     zone_mask = unary_union([z.area for z in zones])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,25 @@ def test_same_seed_same_city_other_seed_other_city() -> None:
     img_a = render_photo(a, pose, CAM, look=Look(), seed=1, blur_px=0.0)
     img_b = render_photo(b, pose, CAM, look=Look(), seed=1, blur_px=0.0)
     assert np.array_equal(img_a, img_b)
+
+
+def test_min_spacing_keeps_same_type_violations_apart_and_leaves_the_rest() -> None:
+    spacing = {"burning_smoke": 300.0, "road_waterlogging": 80.0}
+    raw, thin = World(seed=7, violation_rate=1.0), World(seed=7, violation_rate=1.0, min_spacing_m=spacing)
+    extent = (0, 0, 1500, 1500)
+    before, after = raw.violations_local(*extent), thin.violations_local(*extent)
+    for code, d in spacing.items():
+        mine = [v for v in after if v.code == code]
+        assert len(mine) < sum(v.code == code for v in before), code  # some were thinned out...
+        assert len(mine) > 0
+        for a, b in itertools.combinations(mine, 2):  # ...and what is left stands apart
+            assert math.hypot(a.x - b.x, a.y - b.y) >= d, (a.id, b.id)
+    others = lambda vs: [(v.id, v.x, v.y) for v in vs if v.code not in spacing]  # noqa: E731
+    assert others(after) == others(before)
+    # a thinned violation is not painted either: its block loses exactly its strokes
+    for b_raw, b_thin in zip(raw.blocks_in(*extent), thin.blocks_in(*extent)):
+        gone = [k for k, v in enumerate(b_raw.violations) if v not in b_thin.violations]
+        assert len(b_raw.strokes) - len(b_thin.strokes) == sum(b_raw.parts[k][1] - b_raw.parts[k][0] for k in gone)
 
 
 def test_every_taxonomy_code_is_planted_in_a_square_kilometre() -> None:
