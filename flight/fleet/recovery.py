@@ -36,14 +36,13 @@ def _trigger(distance_m: float) -> MissionItem:
                        param1=distance_m)
 
 
+def _photographs(items: list[MissionItem]) -> bool:
+    return any(it.command == mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST and it.param1 > 0 for it in items)
+
+
 def remainder_sortie(sortie: Sortie, last_item: int, resume_at: tuple[float, float] | None, reason: str) -> list[Sortie]:
     items = sortie.items
     rest = items[last_item + 1:]
-    if not any(it.command in _SURVEY for it in rest):
-        return []
-    first_nav = next(it for it in rest if it.command in _SURVEY)
-    takeoff = next((it for it in items if it.command == mavlink.MAV_CMD_NAV_TAKEOFF),
-                   MissionItem(command=mavlink.MAV_CMD_NAV_TAKEOFF, frame=first_nav.frame, alt=first_nav.alt))
     active = 0.0
     in_force = None
     for it in items[: last_item + 1]:
@@ -51,6 +50,11 @@ def remainder_sortie(sortie: Sortie, last_item: int, resume_at: tuple[float, flo
             active = it.param1
         elif it.command == mavlink.MAV_CMD_DO_CHANGE_SPEED and it.param2 > 0:
             in_force = it.param2
+    if not any(it.command in _SURVEY for it in rest) or (_photographs(items) and not active and not _photographs(rest)):
+        return []  # nothing left to fly, or only the way home of a survey
+    first_nav = next(it for it in rest if it.command in _SURVEY)
+    takeoff = next((it for it in items if it.command == mavlink.MAV_CMD_NAV_TAKEOFF),
+                   MissionItem(command=mavlink.MAV_CMD_NAV_TAKEOFF, frame=first_nav.frame, alt=first_nav.alt))
     speeds = [it.param2 for it in items if it.command == mavlink.MAV_CMD_DO_CHANGE_SPEED and it.param2 > 0]
     head = [takeoff, _trigger(0.0)] + ([speed_item(max(speeds))] if speeds else [])
     start = leg_start(items, last_item)

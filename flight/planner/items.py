@@ -2,12 +2,12 @@
 
 Layout (ArduPilot and PX4 both accept it):
   0  NAV_WAYPOINT  home placeholder at the dock (ArduPilot overwrites seq 0 with home)
-  1  NAV_TAKEOFF   to the survey altitude above the dock
+  1  NAV_TAKEOFF   to the clear height above the dock (the first leg climbs on to survey altitude)
   2  DO_CHANGE_SPEED  transit speed
   per strip:  NAV_WAYPOINT start · DO_CHANGE_SPEED survey speed · DO_SET_CAM_TRIGG_DIST d (trigger
               once now) · NAV_WAYPOINT end (strips of more than one photo) · DO_SET_CAM_TRIGG_DIST 0 ·
               DO_CHANGE_SPEED transit speed
-  then NAV_WAYPOINT over the dock · NAV_RETURN_TO_LAUNCH
+  then NAV_WAYPOINT over the dock at the clear height (the last leg descends to it) · NAV_RETURN_TO_LAUNCH
 The camera is off on connecting legs, so no photo is taken across a gap or a no-fly edge. A DO
 command runs once the NAV item before it is reached, so strips fly at the survey speed and every
 other leg at the transit speed. The way home is a waypoint, not the RTL item's own return, because
@@ -72,7 +72,8 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
     lon_d, lat_d = dock_lonlat
     items = [
         MissionItem(MAV.MAV_CMD_NAV_WAYPOINT, MAV.MAV_FRAME_GLOBAL, lat=lat_d, lon=lon_d, alt=dock_alt_amsl),
-        MissionItem(MAV.MAV_CMD_NAV_TAKEOFF, MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, lat=lat_d, lon=lon_d, alt=altitude_m),
+        MissionItem(MAV.MAV_CMD_NAV_TAKEOFF, MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, lat=lat_d, lon=lon_d,
+                    alt=flight.clear_m),
         speed_item(flight.transit),
     ]
     lanes: list[SurveyLane] = []
@@ -91,7 +92,7 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
                                 (float(lon1[i]), float(lat1[i])), s.photos, s.spacing))
         items.append(speed_item(flight.transit))
     detour(here, flight.dock_xy)
-    items.append(_waypoint(lat_d, lon_d, altitude_m))
+    items.append(_waypoint(lat_d, lon_d, flight.clear_m))
     items.append(MissionItem(MAV.MAV_CMD_NAV_RETURN_TO_LAUNCH, MAV.MAV_FRAME_MISSION))
     return items, lanes
 

@@ -207,10 +207,10 @@ def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres,
     for z, a in zip(zones, areas):
         pts = np.vstack([shapely.get_coordinates(a), centres[shapely.contains_xy(a, centres[:, 0], centres[:, 1])]])
         # a point is photographed from up to half a photo diagonal away: the drone need come no closer
-        nearest = np.min([np.maximum(np.hypot(pts[:, 0] - s.xy[0], pts[:, 1] - s.xy[1])
-                                     - math.hypot(*s.flyer.camera.footprint_m(z.altitude_agl_m)) / 2, 0.0)
-                          / s.flyer.spec.transit_speed_m_s * 2.0 + s.flight(z.altitude_agl_m).vertical_s for s in sites],
-                         axis=0)
+        nearest = np.min([s.flight(z.altitude_agl_m).round_trip_s(
+                              np.maximum(np.hypot(pts[:, 0] - s.xy[0], pts[:, 1] - s.xy[1])
+                                         - math.hypot(*s.flyer.camera.footprint_m(z.altitude_agl_m)) / 2, 0.0))
+                          for s in sites], axis=0)
         round_trip = max(round_trip, float(nearest.max()))
     site_of = {s.info.id: s for s in sites}
     reports = []

@@ -1,7 +1,9 @@
 """Strips → sorties: each one battery from a dock and back, packed for the most photos per second.
 
-A sortie's time is climb + transit out + strips + turns and connecting legs + transit back +
-descent, strips at the survey speed and every other leg at the transit speed; it must fit `DroneSpec.flight_budget_s` (usable time less reserve, less wind margin).
+A sortie's time is take-off + transit out + strips + turns and connecting legs + transit back +
+landing, strips at the survey speed and every other leg at the transit speed; the drone rises
+vertically only to a clear height and climbs the rest on its way out (descends on its way home),
+as the simulator and ArduPilot fly a waypoint above the current altitude. It must fit `DroneSpec.flight_budget_s` (usable time less reserve, less wind margin).
 Strips are taken in cell order and cut into runs with the least total flight time, so sorties
 end next to the dock instead of at the far end of a strip.
 """
@@ -11,12 +13,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from flight.assets import DroneSpec
 from flight.planner.airspace import Airspace
 from flight.planner.errors import PlanningError
 from flight.planner.strips import Strip
 
 SPLIT_SHARE = 0.45  # a strip longer than this share of one battery's reach is cut into chunks
+CLEAR_HEIGHT_M = 30.0  # vertical take-off and landing below this height above the dock; above it the legs climb
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,13 @@ class Flight:
         return self.spec.turn_time_s + spacing_m / self.transit
 
     @property
+    def clear_m(self) -> float:
+        """Height of the vertical take-off and of the waypoint over the dock the landing starts from."""
+        return min(CLEAR_HEIGHT_M, self.altitude_m)
+
+    @property
     def vertical_s(self) -> float:
+        """Climb and descent as if none of it rode on a leg: an upper bound, for reach."""
         return self.altitude_m / self.spec.climb_rate_m_s + self.altitude_m / self.spec.descent_rate_m_s
 
     def leg_m(self, p: tuple[float, float], q: tuple[float, float]) -> float:
@@ -53,8 +64,28 @@ class Flight:
     def via(self, p: tuple[float, float], q: tuple[float, float]) -> list[tuple[float, float]]:
         return self.airspace.via(p, q) if self.airspace is not None else []
 
-    def to_dock_s(self, x: float, y: float) -> float:
-        return self.leg_m((x, y), self.dock_xy) / self.transit
+    def _pieces(self, p: tuple[float, float], q: tuple[float, float]) -> list[float]:
+        pts = [p, *self.via(p, q), q]
+        return [math.dist(a, b) for a, b in zip(pts, pts[1:])]
+
+    def out_s(self, q: tuple[float, float]) -> float:
+        """Take-off to the clear height, then transit to q, climbing to survey altitude on the first piece."""
+        pieces, spec = self._pieces(self.dock_xy, q), self.spec
+        climb = (self.altitude_m - self.clear_m) / spec.climb_rate_m_s
+        return self.clear_m / spec.climb_rate_m_s + max(pieces[0] / self.transit, climb) + sum(pieces[1:]) / self.transit
+
+    def home_s(self, p: tuple[float, float]) -> float:
+        """Transit from p to over the dock, descending to the clear height on the last piece, then landing."""
+        pieces, spec = self._pieces(p, self.dock_xy), self.spec
+        descent = (self.altitude_m - self.clear_m) / spec.descent_rate_m_s
+        return sum(pieces[:-1]) / self.transit + max(pieces[-1] / self.transit, descent) + self.clear_m / spec.descent_rate_m_s
+
+    def round_trip_s(self, distance_m: np.ndarray) -> np.ndarray:
+        """Least time to fly straight out to `distance_m` at survey altitude and back (the lower bound's)."""
+        spec, rise = self.spec, self.altitude_m - self.clear_m
+        leg = distance_m / self.transit
+        return (self.clear_m / spec.climb_rate_m_s + np.maximum(leg, rise / spec.climb_rate_m_s)
+                + np.maximum(leg, rise / spec.descent_rate_m_s) + self.clear_m / spec.descent_rate_m_s)
 
 
 @dataclass(frozen=True)
@@ -69,7 +100,7 @@ class Packed:
 def sortie_time(strips: list[Strip], flight: Flight) -> tuple[float, float]:
     """(duration, sweep) seconds of flying `strips` in order from the dock and back."""
     v, vt, turn = flight.speed, flight.transit, flight.spec.turn_time_s
-    t = flight.vertical_s + flight.leg_m(flight.dock_xy, (strips[0].x0, strips[0].y0)) / vt
+    t = flight.out_s((strips[0].x0, strips[0].y0))
     sweep = 0.0
     for i, s in enumerate(strips):
         if i:
@@ -77,7 +108,7 @@ def sortie_time(strips: list[Strip], flight: Flight) -> tuple[float, float]:
             t += flight.leg_m((p.x1, p.y1), (s.x0, s.y0)) / vt + turn
         sweep += s.length / v
         t += s.length / v
-    return t + flight.to_dock_s(strips[-1].x1, strips[-1].y1), sweep
+    return t + flight.home_s((strips[-1].x1, strips[-1].y1)), sweep
 
 
 def chunked(strips: list[Strip], flight: Flight) -> list[Strip]:
@@ -88,7 +119,7 @@ def chunked(strips: list[Strip], flight: Flight) -> list[Strip]:
         if s.length <= limit or s.photos < 2:
             keyed.append(((s.cell, 0, order), s))
             continue
-        if flight.to_dock_s(s.x1, s.y1) < flight.to_dock_s(s.x0, s.y0):
+        if flight.leg_m((s.x1, s.y1), flight.dock_xy) < flight.leg_m((s.x0, s.y0), flight.dock_xy):
             s = s.reversed()
         pieces = math.ceil(s.length / limit)
         per = math.ceil(s.photos / pieces)
@@ -109,14 +140,15 @@ def _sub_strip(s: Strip, first: int, count: int) -> Strip:
 def _runs(todo: list[Strip], i: int, flight: Flight) -> list[tuple[float, list[Strip]]]:
     """(duration, strips in flying order) of every feasible sortie that starts at strip i."""
     budget, v, vt, turn = flight.spec.flight_budget_s, flight.speed, flight.transit, flight.spec.turn_time_s
-    t, pos = flight.vertical_s, flight.dock_xy
+    t, pos = 0.0, flight.dock_xy
     flown: list[Strip] = []
     out = []
     for s in todo[i:]:
         if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
             s = s.reversed()
-        t_next = t + flight.leg_m(pos, (s.x0, s.y0)) / vt + (turn if flown else 0.0) + s.length / v
-        total = t_next + flight.to_dock_s(s.x1, s.y1)
+        leg_s = flight.leg_m(pos, (s.x0, s.y0)) / vt + turn if flown else flight.out_s((s.x0, s.y0))
+        t_next = t + leg_s + s.length / v
+        total = t_next + flight.home_s((s.x1, s.y1))
         if total > budget:
             break
         t, pos = t_next, (s.x1, s.y1)
@@ -161,7 +193,7 @@ def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
 
 def _split_to_fit(s: Strip, flight: Flight, where: str) -> list[Strip]:
     """The longest head of a strip that one sortie can fly, and the rest."""
-    if flight.to_dock_s(s.x1, s.y1) < flight.to_dock_s(s.x0, s.y0):
+    if flight.leg_m((s.x1, s.y1), flight.dock_xy) < flight.leg_m((s.x0, s.y0), flight.dock_xy):
         s = s.reversed()
     lo, hi = 0, s.photos - 1
     while lo < hi:

@@ -13,14 +13,17 @@ import urllib.request
 from datetime import datetime, timezone
 
 import pytest
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from detector.camera import CameraModel
 from detector.geo import MetricFrame
 from flight.assets import Dock, Drone, DroneSpec
 from flight.fleet.api import run_fleet
+from flight.fleet.recovery import remainder_sortie
 from flight.fleet.sortie import FleetSettings
 from flight.mavlink.clock import ScaledClock
 from flight.mavlink.codec import Codec
+from flight.mission import MissionItem, Sortie
 from flight.sim.faults import Faults
 from flight.sim.survey import lawnmower_sortie, square_zone
 from flight.sim.swarm import SimSetup
@@ -173,3 +176,28 @@ def test_noise_on_the_link_is_counted_and_the_flight_carries_on(single_flight):
     assert counters["bad_frames"] >= seen["garbage"] // 2
     assert counters["wrong_target"] >= 1 and counters["unknown_system"] >= 1
     assert result.outcomes[0].state == "landed"
+
+
+def test_remainder_resumes_the_strip_at_survey_speed_and_drops_a_mere_way_home():
+    rel, cmd = mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, mavlink.MAV_FRAME_MISSION
+
+    def wp(dlat: float) -> MissionItem:
+        return MissionItem(command=mavlink.MAV_CMD_NAV_WAYPOINT, frame=rel, lat=28.95 + dlat, lon=118.87, alt=100.0)
+
+    def speed(v: float) -> MissionItem:
+        return MissionItem(command=mavlink.MAV_CMD_DO_CHANGE_SPEED, frame=cmd, param1=1.0, param2=v, param3=-1.0)
+
+    def cam(d: float) -> MissionItem:
+        return MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=cmd, param1=d)
+
+    items = [wp(0.0), MissionItem(command=mavlink.MAV_CMD_NAV_TAKEOFF, frame=rel, alt=30.0), speed(18.0),
+             wp(0.01), speed(12.0), cam(50.0), wp(0.02), cam(0.0), speed(18.0), wp(0.0),
+             MissionItem(command=mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, frame=cmd)]
+    s = Sortie("s", "dock", "zone", items, 600.0)
+    [mid_strip] = remainder_sortie(s, 5, (28.955, 118.87), "low battery")
+    head = [(it.command, it.param1 or it.param2) for it in mid_strip.items[:6]]
+    assert head == [(mavlink.MAV_CMD_NAV_TAKEOFF, 0.0), (mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, 0.0),
+                    (mavlink.MAV_CMD_DO_CHANGE_SPEED, 1.0), (mavlink.MAV_CMD_NAV_WAYPOINT, 0.0),
+                    (mavlink.MAV_CMD_DO_CHANGE_SPEED, 1.0), (mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, 50.0)]
+    assert [it.param2 for it in mid_strip.items[:6] if it.command == mavlink.MAV_CMD_DO_CHANGE_SPEED] == [18.0, 12.0]
+    assert remainder_sortie(s, 8, None, "low battery") == []

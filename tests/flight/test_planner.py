@@ -155,7 +155,7 @@ def test_every_item_is_valid_mavlink_and_every_sortie_fits_its_budget(u_plan):
     for s in plan.sorties:
         items = s.items
         assert items[0].command == MAV.MAV_CMD_NAV_WAYPOINT and items[0].frame == MAV.MAV_FRAME_GLOBAL
-        assert items[1].command == MAV.MAV_CMD_NAV_TAKEOFF and items[1].alt == s.altitude_agl_m
+        assert items[1].command == MAV.MAV_CMD_NAV_TAKEOFF and items[1].alt == min(30.0, s.altitude_agl_m)
         assert items[-1].command == MAV.MAV_CMD_NAV_RETURN_TO_LAUNCH
         triggers = [i for i in items if i.command == MAV.MAV_CMD_DO_SET_CAM_TRIGG_DIST]
         assert triggers[0].param1 > 0 and triggers[-1].param1 == 0
@@ -164,21 +164,26 @@ def test_every_item_is_valid_mavlink_and_every_sortie_fits_its_budget(u_plan):
             assert -90 <= it.lat <= 90 and -180 <= it.lon <= 180
             if it.command == MAV.MAV_CMD_NAV_WAYPOINT and it is not items[0]:
                 assert it.frame == MAV.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT and 0 < it.alt <= 120
-        # the budget, recomputed from the waypoints themselves at the speed each DO_CHANGE_SPEED sets
+        # the budget, recomputed from the waypoints themselves at the speed each DO_CHANGE_SPEED sets,
+        # each leg as long as the slower of its horizontal and vertical parts
         dock = plan.dock(s.dock_id)
-        here, speed, path_s, leg_speed = frame.forward(dock.lon, dock.lat), SPEC.cruise_speed_m_s, 0.0, {}
+        here, speed, leg_speed = frame.forward(dock.lon, dock.lat), SPEC.cruise_speed_m_s, {}
+        alt, t = items[1].alt, items[1].alt / SPEC.climb_rate_m_s
         for k, it in enumerate(items[2:], start=2):
             if it.command == MAV.MAV_CMD_DO_CHANGE_SPEED:
                 speed = it.param2
             elif it.command == MAV.MAV_CMD_NAV_WAYPOINT:
                 there = frame.forward(it.lon, it.lat)
-                path_s, here, leg_speed[k] = path_s + math.dist(here, there) / speed, there, speed
+                rate = SPEC.climb_rate_m_s if it.alt > alt else SPEC.descent_rate_m_s
+                t += max(math.dist(here, there) / speed, abs(it.alt - alt) / rate)
+                here, alt, leg_speed[k] = there, it.alt, speed
         assert math.dist(here, frame.forward(dock.lon, dock.lat)) < 0.01  # RTL starts over the dock
+        assert {it.alt for it in items[2:-2] if it.command == MAV.MAV_CMD_NAV_WAYPOINT} == {s.altitude_agl_m}
         assert {leg_speed[lane.start_item] for lane in s.lanes} == {SPEC.transit_speed_m_s}
         assert {leg_speed[lane.end_item - 1] for lane in s.lanes if lane.photos > 1} == {SPEC.cruise_speed_m_s}
-        t = path_s + s.altitude_agl_m / SPEC.climb_rate_m_s + s.altitude_agl_m / SPEC.descent_rate_m_s
-        t += SPEC.turn_time_s * (len(s.lanes) - 1)
+        t += alt / SPEC.descent_rate_m_s + SPEC.turn_time_s * (len(s.lanes) - 1)
         assert t <= SPEC.flight_budget_s + 1.0
+        assert t == pytest.approx(s.duration_s, abs=0.1 * len(s.lanes))  # end waypoints sit 0.5 m past the last photo
         assert s.duration_s <= SPEC.flight_budget_s
         assert s.trigger_distance_m == pytest.approx(100.0 * 13.0 / 12.29 * 0.7)
 
