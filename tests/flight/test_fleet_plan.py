@@ -20,7 +20,8 @@ from flight.sim.swarm import SimSetup
 
 LON, LAT = 118.87, 28.95
 CAMERA = CameraModel(13.2, 8.8, 8.8, 5472, 3648)
-SPEC = DroneSpec(cruise_speed_m_s=12, climb_rate_m_s=5, descent_rate_m_s=4, usable_flight_time_min=30, reserve_min=5)
+SPEC = DroneSpec(cruise_speed_m_s=12, climb_rate_m_s=5, descent_rate_m_s=4, usable_flight_time_min=30, reserve_min=5,
+                 transit_speed_m_s=18)
 ZONE = PatrolZone("z1", "测试区 test zone", square_zone(LON, LAT, 400.0), altitude_agl_m=60.0, front_overlap=0.5,
                   side_overlap=0.3)
 DOCKS = [Dock("d1", LON - 0.003, LAT - 0.001, 80.0, 30.0, (Drone("a", SPEC, CAMERA), Drone("b", SPEC, CAMERA)))]

@@ -290,10 +290,14 @@ def test_plan_json_round_trip_and_exports(u_plan, tmp_path):
     doc = json.loads((tmp_path / "qgc" / f"{s.id}.plan").read_text())
     assert doc["fileType"] == "Plan" and len(doc["mission"]["items"]) == len(s.items) - 1
     assert [i["command"] for i in doc["mission"]["items"]] == [i.command for i in s.items[1:]]
+    speeds = [i["params"][1] for i in doc["mission"]["items"] if i["command"] == MAV.MAV_CMD_DO_CHANGE_SPEED]
+    assert set(speeds) == {SPEC.cruise_speed_m_s, SPEC.transit_speed_m_s}
     assert doc["geoFence"]["polygons"][0]["inclusion"] is False
     lines = (tmp_path / "wpl" / f"{s.id}.waypoints").read_text().splitlines()
     assert lines[0] == "QGC WPL 110" and len(lines) == len(s.items) + 1
     assert lines[1].split("\t")[:4] == ["0", "1", str(MAV.MAV_FRAME_GLOBAL), str(MAV.MAV_CMD_NAV_WAYPOINT)]
+    assert lines[3].split("\t")[:6] == ["2", "0", str(MAV.MAV_FRAME_MISSION), str(MAV.MAV_CMD_DO_CHANGE_SPEED),
+                                         "1.000000", f"{SPEC.transit_speed_m_s:.6f}"]
     gj = json.loads((tmp_path / "plan.geojson").read_text())
     kinds = [f["properties"]["kind"] for f in gj["features"]]
     assert kinds.count("zone") == 1 and kinds.count("sortie") == len(plan.sorties)
