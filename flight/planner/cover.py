@@ -1,4 +1,4 @@
-"""Strips for one dock's share of one zone: sweep direction, dock-line split, cells, per-cell direction."""
+"""Strips for one dock's share of one zone: sweep direction, dock-line split, cells, per-cell direction, cell order."""
 
 from __future__ import annotations
 
@@ -56,6 +56,28 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
                                  rotate_to_sweep(guard, angle, dock_xy) if guard is not None else None))
         next_cell += int(cells.max()) + 1 if len(cells) else 0
     out.sort(key=lambda s: s.cell)  # stable: keeps band order inside each cell
+    return _chain(out, dock_xy)
+
+
+def _chain(strips: list[Strip], dock_xy: tuple[float, float]) -> list[Strip]:
+    """Cells renumbered in nearest-next order from the dock, each entered from whichever end
+    strip lies nearer to where the previous cell left off (sorties run on from cell to cell)."""
+    groups: dict[int, list[Strip]] = {}
+    for s in strips:
+        groups.setdefault(s.cell, []).append(s)
+    here = [dock_xy]
+    out: list[Strip] = []
+    for rank in range(len(groups)):
+        best = None
+        for c, g in groups.items():
+            for seq in (g, g[::-1]):
+                d = min(math.dist(p, e) for p in here for e in ((seq[0].x0, seq[0].y0), (seq[0].x1, seq[0].y1)))
+                if best is None or d < best[0]:
+                    best = (d, c, seq)
+        _, c, seq = best
+        out.extend(Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, rank) for s in seq)
+        del groups[c]
+        here = [(seq[-1].x0, seq[-1].y0), (seq[-1].x1, seq[-1].y1)]
     return out
 
 
