@@ -9,6 +9,7 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from flight.planner.comb import Pace, comb_strips
 from flight.planner.strips import (
     NO_FLY_MARGIN_M, Strip, band_pieces, best_angle, cell_ids, rotate_to_sweep, strips_of, sweep_cost_s,
 )
@@ -19,13 +20,15 @@ RELANE_GAIN = 0.9  # a cell takes its own direction when that flies in 90 % of t
 
 
 def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Survey, speed: float,
-                    change_s: float, no_fly: BaseGeometry | None, transit_per_m: float = 0.0) -> list[Strip]:
+                    change_s: float, no_fly: BaseGeometry | None, transit_per_m: float = 0.0,
+                    pace: Pace | None = None) -> list[Strip]:
     """Ordered strips covering `area` (metres) for sorties flown from the dock at `dock_xy`.
 
     Strips run along the area's cheapest sweep direction, and the area is cut by the line
     through the dock across that direction, so strips start near the dock and run away from it:
     a sortie flies out along one strip and back along the next instead of transiting.
     `speed` is the survey speed, `change_s` the time of one strip change (turn + leg across).
+    With `pace`, the halves are combed (flight.planner.comb) instead of cut into cells.
     """
     angle = best_angle(area, survey, speed, change_s, dock_xy, transit_per_m=transit_per_m)
     guard = no_fly.buffer(NO_FLY_MARGIN_M) if no_fly is not None and not no_fly.is_empty else None
@@ -35,6 +38,9 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
               rotated.intersection(box(dock_xy[0], miny - 1, maxx + 1, maxy + 1))]
     out: list[Strip] = []
     next_cell = 0
+    if pace is not None:
+        return comb_strips(halves, dock_xy, angle, survey, pace,
+                           rotate_to_sweep(guard, angle, dock_xy) if guard is not None else None)
     for half in halves:
         if half.is_empty or half.area <= 1.0:
             continue

@@ -20,6 +20,7 @@ from detector.geo import MetricFrame
 from flight.assets import Dock, NoFlyZone, PatrolZone
 from flight.mission import Sortie
 from flight.planner.airspace import Airspace, airspace_near
+from flight.planner.comb import Pace
 from flight.planner.cover import strips_for_area
 from flight.planner.errors import PlanningError
 from flight.planner.footprints import covered_share
@@ -28,7 +29,7 @@ from flight.planner.partition import DockSite, WorkArea, balance, grid_work, loa
 from flight.planner.plan import DockInfo, DroneInfo, Plan, ZoneReport
 from flight.planner.reassign import steal
 from flight.planner.schedule import assign, lower_bound_s, recharge_s
-from flight.planner.sorties import Flight, pack
+from flight.planner.sorties import Flight, Packed, pack
 from flight.planner.survey import Survey, survey_for
 
 MIN_PIECE_M2 = 1.0
@@ -183,12 +184,24 @@ def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[t
             continue
         survey = surveys[site.info.id, zone.id]
         flight = site.flight(zone.altitude_agl_m)
-        strips = strips_for_area(piece, site.xy, survey, flight.speed, flight.change_s(survey.spacing_m), no_fly_m,
-                                 2.0 / (flight.transit * SWEEP_SHARE * flight.spec.flight_budget_s))
-        for k, packed in enumerate(pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")):
+        for k, packed in enumerate(_cheapest(piece, site, zone, survey, flight, no_fly_m)):
             out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
                                    packed.duration_s, packed.sweep_s, survey, frame, flight))
     return out
+
+
+def _cheapest(piece: BaseGeometry, site: _Site, zone: PatrolZone, survey: Survey, flight: Flight,
+              no_fly_m: BaseGeometry | None) -> list[Packed]:
+    """Sorties for one dock's piece of one zone, cells or comb, whichever flies in less time: the
+    comb pays where the share is wide beside the dock, cells where it is small or ragged."""
+    change_s = flight.change_s(survey.spacing_m)
+    transit_per_m = 2.0 / (flight.transit * SWEEP_SHARE * flight.spec.flight_budget_s)
+    options = []
+    for pace in (None, Pace(flight.speed, flight.transit, change_s, flight.spec.flight_budget_s, flight.vertical_s)):
+        strips = strips_for_area(piece, site.xy, survey, flight.speed, change_s, no_fly_m, transit_per_m, pace)
+        packed = pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")
+        options.append((sum(p.duration_s for p in packed), len(options), packed))
+    return min(options)[2]
 
 
 def _drone_time(sorties: list[Sortie], sites: list[_Site]) -> np.ndarray:

@@ -1,0 +1,120 @@
+"""Photograph on the way out and home: a comb of sideways strips along the dock line.
+
+A sortie's transit runs sideways, along the line through the dock, to the strips it sweeps.
+Here each quarter of a dock's share (one side of the dock line, one side of the sweep axis)
+is grouped sideways into one battery's worth of strips each, and the band next to the dock line
+is swept by strips across the sweep ("spines") that start by the dock and end where one group
+ends and the next begins. A group is ordered spine out · its strips · spine back, so most of
+its way out and home is photographing instead of transit; its strips start where the band ends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from flight.planner.strips import Strip, band_pieces, rotate_to_sweep, strips_of
+from flight.planner.survey import Survey
+
+FILL = 0.92  # share of the battery budget a group is sized to (the packer makes the final cuts)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What sizing a group needs: survey and transit speed, one strip change, budget, climb + descent."""
+
+    speed: float
+    transit: float
+    change_s: float
+    budget_s: float
+    vertical_s: float
+
+
+def comb_strips(halves: list[BaseGeometry], dock_xy: tuple[float, float], angle: float, survey: Survey,
+                pace: Pace, guard: BaseGeometry | None) -> list[Strip]:
+    """Ordered strips for the two halves of a share (rotated frame, dock-line split done), each
+    strip its own `cell` so the packer keeps the order."""
+    out: list[Strip] = []
+    for away, half in zip((-1, 1), halves):
+        if half.is_empty or half.area <= 1.0:
+            continue
+        minx, miny, maxx, maxy = half.bounds
+        for up, side in ((1, box(minx - 1, dock_xy[1], maxx + 1, maxy + 1)),
+                         (-1, box(minx - 1, miny - 1, maxx + 1, dock_xy[1]))):
+            out.extend(_quarter(half.intersection(side), dock_xy, away, up, angle, survey, pace, guard))
+    return [Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, i) for i, s in enumerate(out)]
+
+
+def _quarter(quarter: BaseGeometry, dock_xy: tuple[float, float], away: int, up: int, angle: float,
+             survey: Survey, pace: Pace, guard: BaseGeometry | None) -> list[Strip]:
+    s = survey.spacing_m
+    if quarter.is_empty or quarter.area <= 1.0:
+        return []
+    bands = band_pieces(quarter, s)
+    ids, first = np.unique(bands.band, return_index=True)
+    length = np.bincount(np.searchsorted(ids, bands.band), bands.xb - bands.xa, len(ids))
+    lat = np.abs(bands.yc[first] - dock_xy[1])
+    order = np.argsort(lat, kind="stable")
+    bounds: list[float] = []
+    for _ in range(3):  # strips start where the band of spines ends, and that band depends on the groups
+        beyond = len(bounds) - np.searchsorted(np.array(bounds), lat, side="right")
+        swept = np.maximum(length - s * (1 + 2 * beyond) - survey.footprint_along_m, 0.0)
+        bounds = _group(lat[order], swept[order], s, pace)
+    # spine j lies j spacings from the dock line: the longest reaches the far side, then two per bound
+    extents = [float(lat.max() + s / 2)] + [b for b in reversed(bounds) for _ in (0, 1)]
+    spines = []
+    for j, extent in enumerate(extents):
+        x0, x1 = sorted((dock_xy[0] + away * j * s, dock_xy[0] + away * (j + 1) * s))
+        y0, y1 = sorted((dock_xy[1], dock_xy[1] + up * extent))
+        spines.append(box(x0, y0, x1, y1).intersection(quarter))
+    rest = quarter.difference(shapely.union_all(spines)).buffer(0)
+    groups = len(bounds) + 1
+    regular: list[list[Strip]] = [[] for _ in range(groups)]
+    if not rest.is_empty and rest.area > 1.0:
+        rb = band_pieces(rest, s)
+        for st in strips_of(rb, np.searchsorted(np.array(bounds), np.abs(rb.yc - dock_xy[1])), survey, angle, dock_xy,
+                            guard):
+            regular[st.cell].append(st)
+    if up < 0:  # strips_of orders by rotated y; each group runs outward from the dock line
+        regular = [r[::-1] for r in regular]
+    lines = [_spine(p, angle, dock_xy, survey, guard) for p in spines]
+    out: list[Strip] = []
+    for i in range(groups):
+        if i:
+            out.extend(lines[2 * (groups - 1 - i) + 2])
+        out.extend(regular[i])
+        out.extend(lines[2 * (groups - 2 - i) + 1] if i < groups - 1 else lines[0])
+    return out
+
+
+def _group(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace) -> list[float]:
+    """Sideways offsets where one group of strips ends and the next begins: each group an even
+    count of strips (so it ends by the dock line) that fits, with its two spines, in FILL × budget."""
+    bounds: list[float] = []
+    inner, t, count = 0.0, 0.0, 0
+    for y, length in zip(lat, swept):
+        step = length / pace.speed + pace.change_s
+        total = pace.vertical_s + (inner + y + s) / pace.speed + t + step
+        if count >= 2 and count % 2 == 0 and total + step > FILL * pace.budget_s:
+            bounds.append(y - s / 2)
+            inner, t, count = y - s / 2, 0.0, 0
+        t += step
+        count += 1
+    return bounds
+
+
+def _spine(piece: BaseGeometry, angle: float, dock_xy: tuple[float, float], survey: Survey,
+           guard: BaseGeometry | None) -> list[Strip]:
+    """The strip(s) along one spine box, flown across the sweep."""
+    if piece.is_empty or piece.area <= 1.0:
+        return []
+    turn = angle + math.pi / 2
+    spun = rotate_to_sweep(rotate_to_sweep(piece, -angle, dock_xy), turn, dock_xy)
+    b = band_pieces(spun, survey.spacing_m)
+    return strips_of(b, np.zeros(len(b.band), int), survey, turn, dock_xy,
+                     rotate_to_sweep(rotate_to_sweep(guard, -angle, dock_xy), turn, dock_xy) if guard is not None else None)
