@@ -36,11 +36,11 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
     minx, miny, maxx, maxy = rotated.bounds
     halves = [rotated.intersection(box(minx - 1, miny - 1, dock_xy[0], maxy + 1)),
               rotated.intersection(box(dock_xy[0], miny - 1, maxx + 1, maxy + 1))]
-    out: list[Strip] = []
-    next_cell = 0
     if pace is not None:
         return comb_strips(halves, dock_xy, angle, survey, pace,
                            rotate_to_sweep(guard, angle, dock_xy) if guard is not None else None)
+    out: list[Strip] = []
+    next_cell = 0
     for half in halves:
         if half.is_empty or half.area <= 1.0:
             continue
