@@ -45,9 +45,13 @@ def _overlap(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return inter / np.maximum(a + b - inter, 1e-9), inter / np.maximum(np.minimum(a, b), 1e-9)
 
 
-def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = 0.45, ios: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = 0.45, ios: float = 0.6,
+          cross_iou: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Class-aware greedy clustering: the best box absorbs same-class boxes overlapping it by
-    IoU ≥ `iou` or intersection-over-smaller ≥ `ios`; a cluster's box is its members' union."""
+    IoU ≥ `iou` or intersection-over-smaller ≥ `ios`; a cluster's box is its members' union.
+    Then one object named twice (a construction-waste pile also scored as garbage) keeps only
+    its likelier name: a box overlapping a better-scored box of another class by IoU ≥
+    `cross_iou` is dropped. A small box inside a large one of another class is not."""
     order = np.argsort(-scores)
     boxes, scores, classes = boxes[order], scores[order], classes[order]
     alive = np.ones(len(boxes), bool)
@@ -66,4 +70,12 @@ def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float
         out_c.append(classes[k])
     if not out_b:
         return np.zeros((0, 4)), np.zeros(0), np.zeros(0, int)
-    return np.array(out_b), np.array(out_s), np.array(out_c, int)
+    merged, best, names = np.array(out_b), np.array(out_s), np.array(out_c, int)
+    keep: list[int] = []  # clusters come out best score first
+    for k in range(len(merged)):
+        if keep:
+            u, _ = _overlap(merged[k], merged[keep])
+            if np.any((u >= cross_iou) & (names[keep] != names[k])):
+                continue
+        keep.append(k)
+    return merged[keep], best[keep], names[keep]

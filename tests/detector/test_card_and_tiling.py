@@ -63,7 +63,13 @@ def test_parts_of_one_object_cut_by_a_tile_border_merge_into_one_box() -> None:
     assert len(b) == 3
     k = int(np.nonzero((c == 2) & (s == 0.9))[0][0])
     assert b[k].tolist() == [500, 100, 700, 180]
-    assert sorted(c.tolist()) == [2, 2, 5]  # another class on the same spot stays separate
+    assert sorted(c.tolist()) == [2, 2, 5]  # a small object of another class inside it stays separate
+
+
+def test_one_object_named_twice_keeps_its_likelier_name() -> None:
+    boxes = np.array([[100.0, 100, 160, 150], [102, 98, 162, 152], [300, 300, 340, 340]])
+    b, s, c = merge(boxes, np.array([0.7, 0.9, 0.5]), np.array([1, 3, 1]))
+    assert sorted(zip(c.tolist(), s.tolist())) == [(1, 0.5), (3, 0.9)]
 
 
 def test_pose_from_dji_xmp(tmp_path: Path) -> None:
