@@ -59,6 +59,14 @@ def thresholds_from_f1(f1_curve: np.ndarray, px: np.ndarray, floor: float = 0.1)
     return [round(max(floor, float(px[int(np.argmax(row))])), 3) for row in f1_curve]
 
 
+def _val_split(data_yaml: Path) -> str:
+    synth = yaml.safe_load(data_yaml.read_text())["synth"]
+    if "mined" in synth:
+        seeds = [m["seed"] for m in synth["mined"]["val"]]
+        return f"val (tiles cut from whole rendered photos of held-out synthetic city seed {seeds})"
+    return "val (held-out blocks of the synthetic city)"
+
+
 def _init_summary(init: Path | None) -> dict | None:
     """What the starting weights were trained on, from the card saved beside them."""
     if init is None:
@@ -124,7 +132,7 @@ def main() -> None:
         input_size=TILE_PX,
         train_gsd_m=TRAIN_GSD_M,
         conf_thresholds=thresholds,
-        metrics={"split": "val (held-out blocks of the synthetic city)", "map50": round(float(box.map50), 4),
+        metrics={"split": _val_split(data_yaml), "map50": round(float(box.map50), 4),
                  "map50_95": round(float(box.map), 4), "ap50_per_class": ap50_by_class},
         data_hash=dataset_hash(data_yaml),
         data=yaml.safe_load(data_yaml.read_text())["synth"],
