@@ -1,7 +1,8 @@
-"""The photo stage: fetch what the camera saw, detect, post sightings to dispatch.
+"""The photo stage: fetch what the camera saw, detect, take a second look, post sightings.
 
 Runs on its own thread so the fleet keeps flying while photos are processed; each photo's
-outcome (sightings, or the error) is kept, and one bad photo never stops the rest.
+outcome (sightings, or the error) is kept, and one bad photo never stops the rest. The stage
+owns its detector: it lowers the thresholds to what the second look needs as support.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import httpx
@@ -18,6 +19,8 @@ from shapely.geometry.base import BaseGeometry
 
 from detector.capture import Capture
 from detector.detect import Detector
+from detector.sighting import Sighting
+from patrol.pipeline.second_look import SecondLook
 
 POST_RETRIES = 5
 
@@ -40,6 +43,8 @@ class PhotoStage:
     def __init__(self, source: Callable[[Capture], Capture], detector: Detector, dispatch_url: str,
                  ingest_token: str, zone_mask: BaseGeometry | None):
         self.source, self.detector, self.zone_mask = source, detector, zone_mask
+        self.look = SecondLook(detector.card.conf_thresholds)
+        detector.thresholds = self.look.support_thresholds(detector.card.classes)
         self.stats = PhotoStats()
         self._queue: queue.Queue[Capture | None] = queue.Queue()
         self._client = httpx.Client(base_url=dispatch_url, timeout=30.0, headers={"Authorization": f"Bearer {ingest_token}"})
@@ -57,9 +62,13 @@ class PhotoStage:
         return self._queue.qsize()
 
     def finish(self) -> PhotoStats:
-        """Process what is queued, then stop."""
+        """Process what is queued, post what still waits for a second look, then stop."""
         self._queue.put(None)
         self._thread.join()
+        try:
+            self._send(self.look.flush())
+        except OSError as exc:
+            self.stats.errors.append(f"end of patrol: {exc}")
         self._client.close()
         return self.stats
 
@@ -84,10 +93,13 @@ class PhotoStage:
         if not result.ok:
             self.stats.errors.append(f"{Path(str(capture.image)).name}: {result.error}")
             return
-        if result.sightings:
-            self._post([s.to_json() for s in result.sightings])
-            self.stats.sightings += len(result.sightings)
+        self._send(self.look.review(capture, result.sightings))
         self.stats.post_s += time.perf_counter() - t2
+
+    def _send(self, sightings: list[Sighting]) -> None:
+        if sightings:
+            self._post([s.to_json() for s in sightings])
+            self.stats.sightings += len(sightings)
 
     def _post(self, batch: list[dict]) -> None:
         """Idempotent on each sighting's key, so retrying a post that may have landed is safe."""

@@ -34,8 +34,6 @@ def test_demo_covers_locates_and_routes(demo):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="the shipped model reaches about 0.81 recall / 0.82 precision on whole photos, "
-                          "below 0.95 / 0.90; see notes/issue-7.md", strict=False)
 def test_demo_meets_the_detection_targets(demo):
     _, figures, _ = demo
     assert figures["recall"] >= 0.95, figures["per_type"]
