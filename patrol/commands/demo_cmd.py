@@ -45,6 +45,8 @@ def demo(
         value = figures[key]
         table.add_row(key, "—" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value), "")
     console.print(table)
+    look = figures["second_look"]
+    console.print(f"second look: {look['confirmed']} confirmed, {look['dropped']} dropped, {look['unconfirmed']} seen in one photo only")
     console.print(f"report: {report / 'index.html'}")
     if not all(figures["targets_met"].values()):
         raise typer.Exit(1)

@@ -209,7 +209,7 @@ def _result(city, zones, docks, plan, fleet: FleetResult, stats: PhotoStats, pla
         zones=zones, zone_km2=zone_total / 1e6, coverage=coverage, coverage_by_zone=by_zone, tracks=tracks,
         footprints=footprints, docks=[(k.id, k.lon, k.lat) for k in docks],
         planted=planted, alerts=alerts, scores=scores, photos=stats.photos, photo_errors=len(stats.errors),
-        sightings=stats.sightings, sorties_planned=len(plan.sorties),
+        sightings=stats.sightings, second_look=stats.second_look, sorties_planned=len(plan.sorties),
         sorties_flown=sum(o.state == "landed" for o in fleet.outcomes),
         replanned_sorties=sum(len(r.new_sorties) for r in fleet.replans), events=events,
         sim_time_s=clock.now(), stage_s=dict(opts.stage_s), total_s=total_s,

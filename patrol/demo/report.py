@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -45,6 +46,7 @@ def summary(result: DemoResult) -> dict:
         "photos": result.photos,
         "photo_errors": result.photo_errors,
         "sightings": result.sightings,
+        "second_look": asdict(result.second_look),
         "zone_km2": result.zone_km2,
         "sorties_planned": result.sorties_planned,
         "sorties_flown": result.sorties_flown,
@@ -129,6 +131,7 @@ def _fmt(v: float | None, spec: str) -> str:
 
 def _page(result: DemoResult, f: dict) -> str:
     made = datetime.now(timezone.utc).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S %Z")
+    look = f["second_look"]
     met = f["targets_met"]
     cards = [
         ("召回率 Recall", _fmt(f["recall"], ".1%"), met["recall"], "≥ 95%"),
@@ -174,7 +177,8 @@ table{{border-collapse:collapse;background:#fff;margin:8px 0 18px;font-size:13px
 img{{max-width:100%;background:#fff;border:1px solid #ccc}} section{{margin-top:18px}}
 </style></head><body>
 <header><h1>综合飞一次 演示报告 · patrol demo report</h1>
-<div>{result.zone_km2:.2f} km² · {len(result.zones)} zones · {f['photos']} photos · {f['sightings']} sightings · {f['alerts_delivered']} alerts · {made}</div></header>
+<div>{result.zone_km2:.2f} km² · {len(result.zones)} zones · {f['photos']} photos · {f['sightings']} sightings · {f['alerts_delivered']} alerts · {made}</div>
+<div>第二视角复核 second look: {look['confirmed']} confirmed by another photo 已确认 · {look['dropped']} dropped 已剔除 · {look['unconfirmed']} seen in one photo only 仅单张</div></header>
 <main>
 <div class="cards">{card_html}</div>
 <section><h2>覆盖与发现 Coverage and findings</h2>

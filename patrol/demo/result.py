@@ -8,6 +8,7 @@ from shapely.geometry.base import BaseGeometry
 
 from flight.assets import PatrolZone
 from patrol.evaluation import Planted, Scores
+from patrol.pipeline.second_look import LookStats
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class DemoResult:
     photos: int
     photo_errors: int
     sightings: int
+    second_look: LookStats
     sorties_planned: int
     sorties_flown: int
     replanned_sorties: int

@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from detector.capture import Capture
 from detector.detect import Detector
 from detector.sighting import Sighting
-from patrol.pipeline.second_look import SecondLook
+from patrol.pipeline.second_look import LookStats, SecondLook
 
 POST_RETRIES = 5
 
@@ -35,6 +35,7 @@ class PhotoStats:
     fetch_s: float = 0.0
     detect_s: float = 0.0
     post_s: float = 0.0
+    second_look: LookStats = field(default_factory=LookStats)
 
 
 class PhotoStage:
@@ -45,7 +46,7 @@ class PhotoStage:
         self.source, self.detector, self.zone_mask = source, detector, zone_mask
         self.look = SecondLook(detector.card.conf_thresholds)
         detector.thresholds = self.look.support_thresholds(detector.card.classes)
-        self.stats = PhotoStats()
+        self.stats = PhotoStats(second_look=self.look.stats)
         self._queue: queue.Queue[Capture | None] = queue.Queue()
         self._client = httpx.Client(base_url=dispatch_url, timeout=30.0, headers={"Authorization": f"Bearer {ingest_token}"})
         self._thread = threading.Thread(target=self._run, name="photo-stage", daemon=True)
