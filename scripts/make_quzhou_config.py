@@ -111,7 +111,8 @@ def config(zone_file: str, zones: list[dict], docks: list[tuple[float, float]], 
         "drone_models": {"dock-quad": {
             "cruise_speed_m_s": 12.0, "climb_rate_m_s": 6.0, "descent_rate_m_s": 5.0,
             "usable_flight_time_min": 38.0, "reserve_min": 5.0, "wind_margin": 0.1,
-            "turn_time_s": 6.0, "max_altitude_agl_m": 120.0}},
+            "turn_time_s": 6.0, "max_altitude_agl_m": 120.0,
+            "transit_speed_m_s": 18.0}},  # Matrice 3D / 4D top out at 21 m/s; 3 m/s kept in hand
         "docks": [{"id": f"dock-{i + 1:02d}", "position": [lon, lat], "alt_amsl_m": 70.0,
                    "charge_time_min": 32.0,
                    "drones": [{"id": f"uav-{i + 1:02d}", "model": "dock-quad", "camera": "m4e-wide",

@@ -37,8 +37,9 @@ class CitySummary:
 
 
 def dock_range_m(city: City) -> float:
-    """How far from its dock a drone can work: half the distance its flight budget covers."""
-    return max(d.spec.cruise_speed_m_s * d.spec.flight_budget_s / 2 for d in city.drones)
+    """How far from its dock a drone can work: half the distance its flight budget covers at
+    transit speed (climb and descent aside)."""
+    return max(d.spec.transit_speed_m_s * d.spec.flight_budget_s / 2 for d in city.drones)
 
 
 def summarize(city: City) -> CitySummary:

@@ -76,12 +76,17 @@ def test_planned_scale_scenario():
     assert 1950 <= total <= 2050 and len(city.drones) == 70
 
 
-def test_check_command_prints_districts_and_gaps():
+def test_check_command_prints_districts_and_gaps(tmp_path, raw):
     result = CliRunner().invoke(app, ["config", "check", str(QUZHOU)])
     assert result.exit_code == 0, result.output
     for name in OFFICIAL_KM2:
         assert name in result.output
     assert "606.0" in result.output and "1,748.2" in result.output
+    assert "docks within 16.0 km" in result.output  # reach counts transit at 18 m/s
+    assert "no dock within range" not in result.output
+    slow = copy.deepcopy(raw)
+    del slow["drone_models"]["dock-quad"]["transit_speed_m_s"]  # transit at survey speed: 10.7 km
+    result = CliRunner().invoke(app, ["config", "check", str(write(tmp_path, slow))])
     assert "no dock within range" in result.output and "开化县" in result.output
 
 
