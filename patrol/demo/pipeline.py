@@ -113,7 +113,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     server.start()
     zone_mask = unary_union([z.area for z in zones])
     camera = SyntheticCamera(world, opts.work_dir / "photos", opts.render_scale)
-    photos = PhotoStage(camera, detector, server.url, creds.ingest_token, zone_mask)
+    photos = PhotoStage(camera, detector, server.url, creds.ingest_token, zone_mask, clock=clock.utc)
     photos.start()
     t = _timed(opts, "start services", t)
     try:

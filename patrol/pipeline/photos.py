@@ -11,6 +11,8 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +25,7 @@ from detector.sighting import Sighting
 from patrol.pipeline.second_look import LookStats, SecondLook
 
 POST_RETRIES = 5
+IDLE_CHECK_S = 1.0  # with no photo for this long (wall time), release held detections that waited enough
 
 
 @dataclass
@@ -42,8 +45,11 @@ class PhotoStage:
     """Consumes camera triggers from the fleet: fetch pixels → detect → POST /v1/sightings (retried)."""
 
     def __init__(self, source: Callable[[Capture], Capture], detector: Detector, dispatch_url: str,
-                 ingest_token: str, zone_mask: BaseGeometry | None):
-        self.source, self.detector, self.zone_mask = source, detector, zone_mask
+                 ingest_token: str, zone_mask: BaseGeometry | None,
+                 clock: Callable[[], datetime] = partial(datetime.now, timezone.utc)):
+        """`clock` tells the time on the cameras' clock (the fleet's, in a simulation): held
+        detections are released by it when no photo comes for a while."""
+        self.source, self.detector, self.zone_mask, self.clock = source, detector, zone_mask, clock
         self.look = SecondLook(detector.card.conf_thresholds)
         detector.thresholds = self.look.support_thresholds(detector.card.classes)
         self.stats = PhotoStats(second_look=self.look.stats)
@@ -74,11 +80,24 @@ class PhotoStage:
         return self.stats
 
     def _run(self) -> None:
-        while (trigger := self._queue.get()) is not None:
+        while True:
+            try:
+                trigger = self._queue.get(timeout=IDLE_CHECK_S)
+            except queue.Empty:
+                self._release_expired()
+                continue
+            if trigger is None:
+                return
             try:
                 self._process(trigger)
             except (OSError, ValueError, httpx.HTTPError) as exc:
                 self.stats.errors.append(f"{trigger.drone_id}/{trigger.sortie_id}#{trigger.seq}: {exc}")
+
+    def _release_expired(self) -> None:
+        try:
+            self._send(self.look.expire(self.clock()))
+        except OSError as exc:
+            self.stats.errors.append(f"releasing held sightings: {exc}")
 
     def _process(self, trigger: Capture) -> None:
         t0 = time.perf_counter()

@@ -7,7 +7,7 @@ model card's threshold) whose spot another photo also shows well inside its fram
 when that photo sees the same type there too, even weakly (`support` × the threshold), and
 dropped when it does not. A spot only one photo shows cannot be checked: its detection waits
 up to `max_wait_s` of capture time for a later photo (the next strip may cover it), then goes
-out unconfirmed. Once a spot is confirmed, later sightings of it are posted straight away.
+out unconfirmed, whether or not more photos come. Once a spot is confirmed, later sightings of it are posted straight away.
 """
 
 from __future__ import annotations
@@ -87,12 +87,19 @@ class SecondLook:
                 self._decide(s, x, y, any(self._sees(p, s.type, x, y) for p in others), post)
             else:
                 self._held.append(_Held(s, x, y))
-        for held in [h for h in self._held if (capture.time - h.sighting.time).total_seconds() > self.max_wait_s]:
-            self._held.remove(held)
-            self._release(held, post)
+        post += self.expire(capture.time)
         self._photos.append(photo)
         self._photos = [p for p in self._photos if (capture.time - p.time).total_seconds() <= self.memory_s]
         self._posted = [p for p in self._posted if (capture.time - p[3]).total_seconds() <= self.memory_s]
+        return post
+
+    def expire(self, now: datetime) -> list[Sighting]:
+        """Held detections that have waited `max_wait_s` (on the capture clock) by `now`: posted
+        unconfirmed. Called on every photo and, between photos, by the stage's idle timer."""
+        post: list[Sighting] = []
+        for held in [h for h in self._held if (now - h.sighting.time).total_seconds() > self.max_wait_s]:
+            self._held.remove(held)
+            self._release(held, post)
         return post
 
     def flush(self) -> list[Sighting]:

@@ -68,3 +68,13 @@ def test_a_spot_no_other_photo_shows_goes_out_unconfirmed():
     held = seen(b, 1960.0)
     lk.review(b, [held])
     assert lk.flush() == [held] and lk.stats.unconfirmed == 2
+
+
+def test_held_detections_go_out_when_their_wait_is_over_even_with_no_more_photos():
+    lk = look()
+    a = photo(1, 0.0)
+    lone = seen(a, 30.0)
+    assert lk.review(a, [lone]) == []
+    assert lk.expire(a.time + timedelta(seconds=lk.max_wait_s - 1)) == []
+    assert lk.expire(a.time + timedelta(seconds=lk.max_wait_s + 1)) == [lone]
+    assert lk.flush() == [] and lk.stats.unconfirmed == 1
