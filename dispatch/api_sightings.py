@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from dispatch.api_alerts import bearer
 from dispatch.ingest import KeyConflict, StoreUnavailable
 from dispatch.service import DispatchService
 
@@ -63,15 +64,11 @@ async def post_sightings(request: Request) -> JSONResponse:
     return response
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 async def _post_sightings(request: Request) -> JSONResponse:
     svc: DispatchService = request.app.state.dispatch
     cfg = svc.settings
-    token = _bearer(request)  # checked before the body is read: an unknown sender's bytes are not buffered
+    cred = await bearer(request)  # checked before the body is read: an unknown sender's bytes are not buffered
+    token = cred.credentials if cred else None
     if token is None or not svc.may_ingest(token):
         why = "a Bearer ingest token is required" if token is None else "this token may not post sightings"
         return JSONResponse({"detail": f"authorization: {why} (the ingest token from the credentials file)"},
