@@ -24,13 +24,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detector.camera import CameraModel  # noqa: E402
 from detector.detect import DEFAULT_MODEL, Detector  # noqa: E402
 from detector.synth.dataset import TILE_PX, TRAIN_GSD_M  # noqa: E402
 from detector.synth.mining import MiningSpec, mine_split  # noqa: E402
 from detector.synth.world import CLASSES  # noqa: E402
-
-SURVEY_CAMERA = CameraModel(17.3, 13.0, 12.29, 5280, 3956)  # the Quzhou docks' wide camera
+from patrol.config import load_city  # noqa: E402
 
 
 def main() -> None:
@@ -38,6 +36,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--base", type=Path, required=True, help="tile dataset whose training images are kept in the mix")
     ap.add_argument("--card", type=Path, default=DEFAULT_MODEL, help="the model whose detections pick hard tiles")
+    ap.add_argument("--config", type=Path, default=ROOT / "configs" / "quzhou.yaml", help="city whose drones' camera takes the photos")
     ap.add_argument("--train-seeds", type=int, nargs="+", default=[4, 6], help="cities to mine (not 3: calibration, not 7: demo)")
     ap.add_argument("--val-seed", type=int, default=8)
     ap.add_argument("--size-m", type=float, default=1200.0)
@@ -46,11 +45,12 @@ def main() -> None:
 
     base = yaml.safe_load((args.base / "dataset.yaml").read_text())
     detector = Detector(args.card)
+    camera = load_city(args.config).drones[0].camera
     t0 = time.time()
     splits = {"train": [MiningSpec(s, args.size_m) for s in args.train_seeds], "val": [MiningSpec(args.val_seed, args.val_size_m)]}
     instances, digests = {}, []
     for name, specs in splits.items():
-        counts, digest = mine_split(args.out, name, specs, detector, SURVEY_CAMERA,
+        counts, digest = mine_split(args.out, name, specs, detector, camera,
                                     progress=lambda k, n: print(f"  {name} photo {k}/{n}", flush=True) if k % 50 == 0 else None)
         instances[name] = dict(zip(CLASSES, counts))
         digests.append(digest)
