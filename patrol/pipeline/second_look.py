@@ -12,6 +12,8 @@ out unconfirmed, whether or not more photos come. Once a spot is confirmed, late
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +43,38 @@ class _Held:
     y: float
 
 
+class _TimedGrid:
+    """Things with a metric bounding box, found by point through square cells, and forgotten in
+    the order they came once older than `memory_s`: a long patrol's thousands of photos cost
+    each look a few cells, not a scan."""
+
+    CELL_M = 250.0
+
+    def __init__(self, memory_s: float) -> None:
+        self.memory_s = memory_s
+        self._cells: dict[tuple[int, int], list] = {}
+        self._order: deque[tuple[datetime, list[tuple[int, int]]]] = deque()
+
+    def add(self, item: object, bounds: tuple[float, float, float, float], time: datetime) -> None:
+        i0, j0, i1, j1 = (math.floor(b / self.CELL_M) for b in bounds)
+        keys = [(i, j) for i in range(i0, i1 + 1) for j in range(j0, j1 + 1)]
+        for key in keys:
+            self._cells.setdefault(key, []).append(item)
+        self._order.append((time, keys))
+
+    def near(self, x: float, y: float) -> list:
+        return self._cells.get((math.floor(x / self.CELL_M), math.floor(y / self.CELL_M)), [])
+
+    def forget_before(self, now: datetime) -> None:
+        while self._order and (now - self._order[0][0]).total_seconds() > self.memory_s:
+            _, keys = self._order.popleft()
+            for key in keys:  # the oldest item is first in each of its cells
+                cell = self._cells[key]
+                cell.pop(0)
+                if not cell:
+                    del self._cells[key]
+
+
 @dataclass
 class LookStats:
     confirmed: int = 0  # a second photo agreed
@@ -58,9 +92,9 @@ class SecondLook:
         self.inset_m, self.max_wait_s, self.memory_s = inset_m, max_wait_s, memory_s
         self.stats = LookStats()
         self._frame: MetricFrame | None = None
-        self._photos: list[_Photo] = []
+        self._photos = _TimedGrid(memory_s)
         self._held: list[_Held] = []
-        self._posted: list[tuple[str, float, float, datetime]] = []  # confirmed or released spots
+        self._posted = _TimedGrid(memory_s)  # confirmed or released spots: (type, x, y)
 
     def support_thresholds(self, classes: list[str]) -> np.ndarray:
         """What the detector should report down to, class by class, for the second look to work."""
@@ -70,8 +104,11 @@ class SecondLook:
         if self._frame is None:
             self._frame = MetricFrame.around(capture.pose.lon, capture.pose.lat)
         footprint: BaseGeometry = self._frame.to_metric(Georeferencer(capture.pose, capture.camera).footprint())
+        inner = footprint.buffer(-self.inset_m)
         placed = [(s, *self._xy(s)) for s in sightings]
-        photo = _Photo(capture.time, prep(footprint.buffer(-self.inset_m)), [(s.type, x, y) for s, x, y in placed])
+        self._photos.forget_before(capture.time)
+        self._posted.forget_before(capture.time)
+        photo = _Photo(capture.time, prep(inner), [(s.type, x, y) for s, x, y in placed])
         post: list[Sighting] = []
         for held in [h for h in self._held if photo.inner.contains(Point(h.x, h.y))]:
             self._held.remove(held)
@@ -82,15 +119,14 @@ class SecondLook:
             if self._known(s.type, x, y):
                 post.append(s)
                 continue
-            others = [p for p in self._photos if p.inner.contains(Point(x, y))]
+            others = [p for p in self._photos.near(x, y) if p.inner.contains(Point(x, y))]
             if others:
                 self._decide(s, x, y, any(self._sees(p, s.type, x, y) for p in others), post)
             else:
                 self._held.append(_Held(s, x, y))
         post += self.expire(capture.time)
-        self._photos.append(photo)
-        self._photos = [p for p in self._photos if (capture.time - p.time).total_seconds() <= self.memory_s]
-        self._posted = [p for p in self._posted if (capture.time - p[3]).total_seconds() <= self.memory_s]
+        if not inner.is_empty:
+            self._photos.add(photo, inner.bounds, capture.time)
         return post
 
     def expire(self, now: datetime) -> list[Sighting]:
@@ -118,17 +154,21 @@ class SecondLook:
         return any(t == code and np.hypot(px - x, py - y) <= self.radius_m for t, px, py in photo.seen)
 
     def _known(self, code: str, x: float, y: float) -> bool:
-        return any(t == code and np.hypot(px - x, py - y) <= self.radius_m for t, px, py, _ in self._posted)
+        return any(t == code and np.hypot(px - x, py - y) <= self.radius_m for t, px, py in self._posted.near(x, y))
 
     def _decide(self, s: Sighting, x: float, y: float, agreed: bool, post: list[Sighting]) -> None:
         if agreed:
             self.stats.confirmed += 1
-            self._posted.append((s.type, x, y, s.time))
+            self._remember(s.type, x, y, s.time)
             post.append(s)
         else:
             self.stats.dropped += 1
 
     def _release(self, held: _Held, post: list[Sighting]) -> None:
         self.stats.unconfirmed += 1
-        self._posted.append((held.sighting.type, held.x, held.y, held.sighting.time))
+        self._remember(held.sighting.type, held.x, held.y, held.sighting.time)
         post.append(held.sighting)
+
+    def _remember(self, code: str, x: float, y: float, time: datetime) -> None:
+        r = self.radius_m
+        self._posted.add((code, x, y), (x - r, y - r, x + r, y + r), time)

@@ -78,3 +78,13 @@ def test_held_detections_go_out_when_their_wait_is_over_even_with_no_more_photos
     assert lk.expire(a.time + timedelta(seconds=lk.max_wait_s - 1)) == []
     assert lk.expire(a.time + timedelta(seconds=lk.max_wait_s + 1)) == [lone]
     assert lk.flush() == [] and lk.stats.unconfirmed == 1
+
+
+def test_photos_older_than_the_memory_no_longer_judge():
+    lk = SecondLook({"exposed_garbage": 0.6}, memory_s=3600.0)
+    a = photo(1, 0.0)
+    assert lk.review(a, []) == []  # showed the spot empty
+    later = photo(2, 0.0, after_s=3601)
+    spotted = seen(later, 30.0)
+    assert lk.review(later, [spotted]) == []  # held, not dropped: the empty view is forgotten
+    assert lk.stats.dropped == 0 and lk.flush() == [spotted]
