@@ -56,9 +56,8 @@ class Credentials:
     def load(cls, path: Path) -> "Credentials":
         data = json.loads(path.read_text(encoding="utf-8"))
         departments = {k: DepartmentCredentials(**v) for k, v in data["departments"].items()}
-        if "ingest_token" not in data:  # a file from before ingest tokens: load_or_create saves the new one
-            return cls(data["admin_token"], departments)
-        return cls(data["admin_token"], departments, data["ingest_token"])
+        # a file from before ingest tokens gets a new one, which load_or_create saves
+        return cls(data["admin_token"], departments, data.get("ingest_token") or _ingest_token())
 
     @classmethod
     def load_or_create(cls, path: Path, department_ids: list[str] | tuple[str, ...]) -> "Credentials":

@@ -259,19 +259,18 @@ class World:
 
     def _thinned_block(self, i: int, j: int) -> Block:
         raw = self._raw(i, j)
-        drop = set()
-        for k, v in enumerate(raw.violations):
-            spacing = self.min_spacing_m.get(v.code)
-            if spacing is None:
-                continue
-            mine, reach = self._priority(v.id), math.ceil(spacing / PITCH_M)
-            for di in range(-reach, reach + 1):
-                for dj in range(-reach, reach + 1):
-                    for u in self._raw(i + di, j + dj).violations:
-                        if (u.code == v.code and u.id != v.id and math.hypot(u.x - v.x, u.y - v.y) < spacing
-                                and self._priority(u.id) < mine):
-                            drop.add(k)
-        return raw.without(drop)
+        return raw.without({k for k, v in enumerate(raw.violations) if self._outranked(v, i, j)})
+
+    def _outranked(self, v: Planted, i: int, j: int) -> bool:
+        """A same-type violation closer than the spacing has a lower priority than `v`."""
+        spacing = self.min_spacing_m.get(v.code)
+        if spacing is None:
+            return False
+        mine, reach = self._priority(v.id), math.ceil(spacing / PITCH_M)
+        return any(u.code == v.code and u.id != v.id and math.hypot(u.x - v.x, u.y - v.y) < spacing
+                   and self._priority(u.id) < mine
+                   for di in range(-reach, reach + 1) for dj in range(-reach, reach + 1)
+                   for u in self._raw(i + di, j + dj).violations)
 
     def _priority(self, violation_id: str) -> float:
         return float(_rng("priority", self.seed, violation_id).uniform())

@@ -72,10 +72,7 @@ class PhotoStage:
         """Process what is queued, post what still waits for a second look, then stop."""
         self._queue.put(None)
         self._thread.join()
-        try:
-            self._send(self.look.flush())
-        except OSError as exc:
-            self.stats.errors.append(f"end of patrol: {exc}")
+        self._send_held(self.look.flush(), "at the end of the patrol")
         self._client.close()
         return self.stats
 
@@ -84,7 +81,7 @@ class PhotoStage:
             try:
                 trigger = self._queue.get(timeout=IDLE_CHECK_S)
             except queue.Empty:
-                self._release_expired()
+                self._send_held(self.look.expire(self.clock()), "after their wait")
                 continue
             if trigger is None:
                 return
@@ -93,11 +90,11 @@ class PhotoStage:
             except (OSError, ValueError, httpx.HTTPError) as exc:
                 self.stats.errors.append(f"{trigger.drone_id}/{trigger.sortie_id}#{trigger.seq}: {exc}")
 
-    def _release_expired(self) -> None:
+    def _send_held(self, sightings: list[Sighting], when: str) -> None:
         try:
-            self._send(self.look.expire(self.clock()))
+            self._send(sightings)
         except OSError as exc:
-            self.stats.errors.append(f"releasing held sightings: {exc}")
+            self.stats.errors.append(f"held sightings released {when}: {exc}")
 
     def _process(self, trigger: Capture) -> None:
         t0 = time.perf_counter()
