@@ -8,6 +8,7 @@ found with Dijkstra over a visibility graph (a few dozen nodes per zone).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 
@@ -87,8 +88,12 @@ class Airspace:
         return path[::-1]
 
 
+@functools.lru_cache(maxsize=512)
 def airspace_near(no_fly_m: BaseGeometry | None, xy: tuple[float, float], flyer: DroneInfo) -> Airspace | None:
-    """The no-fly airspace a dock's sorties could meet (within one battery's range), if any."""
+    """The no-fly airspace a dock's sorties could meet (within one battery's range), if any.
+
+    Cached: re-packing strips at a dock (hand-over, re-planning) then reuses the routes
+    already found from it instead of searching them again."""
     if no_fly_m is None:
         return None
     near = no_fly_m.intersection(Point(xy).buffer(flyer.spec.flight_budget_s * flyer.spec.transit_speed_m_s / 2))

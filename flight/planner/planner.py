@@ -28,12 +28,13 @@ from flight.planner.items import make_sortie
 from flight.planner.partition import DockSite, WorkArea, balance, grid_work, loads, power_cells
 from flight.planner.plan import DockInfo, DroneInfo, Plan, ZoneReport
 from flight.planner.reassign import steal
-from flight.planner.schedule import assign, lower_bound_s, recharge_s
+from flight.planner.schedule import lower_bound_s, recharge_s
 from flight.planner.sorties import Flight, Packed, pack
 from flight.planner.survey import Survey, survey_for
 
 MIN_PIECE_M2 = 1.0
 SWEEP_SHARE = 0.8  # typical share of a sortie spent sweeping, for the partition's transit estimate
+EXCESS_SHARE = 0.3  # share of a split's worst excess over the mean that evening out does not remove
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def dock_info(dock: Dock) -> DockInfo:
 
 
 def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[NoFlyZone] | tuple[NoFlyZone, ...],
-                docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 2,
+                docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 5,
                 priority_first: bool = False) -> Plan:
     """Plan one complete patrol of `zones` from `docks`, avoiding `no_fly`. Deterministic.
 
@@ -103,9 +104,8 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
     """Sorties for `zones` with the work split so each drone finishes them at about the same time.
 
     The split is re-weighted from each dock's actual flight + recharge time after packing
-    (transit is what the grid estimate gets wrong), keeping the round with the best makespan.
+    (transit is what the grid estimate gets wrong), keeping the round that should end earliest once evened out.
     """
-    infos = [s.info for s in sites]
     ref = sites[0]
     work = [WorkArea(a, 1.0 / (surveys[ref.info.id, z.id].spacing_m * ref.flyer.spec.cruise_speed_m_s))
             for z, a in zip(zones, areas)]
@@ -117,15 +117,15 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
     scale = np.ones(len(sites))
     weights = None
     best: tuple[float, list[Sortie]] | None = None
+    shapes: dict[tuple[str, str], int] = {}
     for _ in range(max(1, rounds)):
         weights = balance(centres, cell_work, dock_sites, scale, weights)
         shares = _shares(power_cells(dock_sites, weights, bounds), areas, sites, zones)
         sorties = [s for site, share in zip(sites, shares)
-                   for s in _dock_sorties(site, share, zones, surveys, frame, no_fly_m)]
-        makespan = assign(sorties, infos, {})
-        if best is None or makespan < best[0]:
-            best = (makespan, sorties)
+                   for s in _dock_sorties(site, share, zones, surveys, frame, no_fly_m, shapes)]
         actual = _drone_time(sorties, sites)
+        if best is None or _evened(actual) < best[0]:
+            best = (_evened(actual), sorties)
         estimate = loads(centres, cell_work, dock_sites, scale, weights)
         known = (estimate > 0) & (actual > 0)
         scale = scale * np.where(known, actual / np.maximum(estimate, 1e-9), 1.0)
@@ -177,31 +177,45 @@ def _shares(cells: list[BaseGeometry], areas: list[BaseGeometry], sites: list[_S
 
 
 def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[tuple[str, str], Survey],
-                  frame: MetricFrame, no_fly_m: BaseGeometry | None) -> list[Sortie]:
+                  frame: MetricFrame, no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], int]) -> list[Sortie]:
     out: list[Sortie] = []
     for zone, piece in zip(zones, share):
         if piece.is_empty or piece.area <= MIN_PIECE_M2:
             continue
         survey = surveys[site.info.id, zone.id]
         flight = site.flight(zone.altitude_agl_m)
-        for k, packed in enumerate(_cheapest(piece, site, zone, survey, flight, no_fly_m)):
+        for k, packed in enumerate(_cheapest(piece, site, zone, survey, flight, no_fly_m, shapes)):
             out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
                                    packed.duration_s, packed.sweep_s, survey, frame, flight))
     return out
 
 
 def _cheapest(piece: BaseGeometry, site: _Site, zone: PatrolZone, survey: Survey, flight: Flight,
-              no_fly_m: BaseGeometry | None) -> list[Packed]:
+              no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], int]) -> list[Packed]:
     """Sorties for one dock's piece of one zone, cells or comb, whichever flies in less time: the
-    comb pays where the share is wide beside the dock, cells where it is small or ragged."""
+    comb pays where the share is wide beside the dock, cells where it is small or ragged.
+
+    `shapes` remembers the choice per dock and zone: a later balancing round moves the piece's
+    borders a little and packs it only the way that won, at half the cost."""
     change_s = flight.change_s(survey.spacing_m)
     transit_per_m = 2.0 / (flight.transit * SWEEP_SHARE * flight.spec.flight_budget_s)
+    paces = (None, Pace(flight.speed, flight.transit, change_s, flight.spec.flight_budget_s, flight.vertical_s))
+    key = (site.info.id, zone.id)
     options = []
-    for pace in (None, Pace(flight.speed, flight.transit, change_s, flight.spec.flight_budget_s, flight.vertical_s)):
+    for i, pace in enumerate(paces):
+        if key in shapes and shapes[key] != i:
+            continue
         strips = strips_for_area(piece, site.xy, survey, flight.speed, change_s, no_fly_m, transit_per_m, pace)
         packed = pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")
-        options.append((sum(p.duration_s for p in packed), len(options), packed))
-    return min(options)[2]
+        options.append((sum(p.duration_s for p in packed), i, packed))
+    _, shapes[key], packed = min(options)
+    return packed
+
+
+def _evened(busy: np.ndarray) -> float:
+    """What a round's split should land at once `steal` has evened it out: the mean work per
+    drone, plus a share of the worst excess, which moving strips between docks costs transit."""
+    return float(busy.mean() + EXCESS_SHARE * (busy.max() - busy.mean()))
 
 
 def _drone_time(sorties: list[Sortie], sites: list[_Site]) -> np.ndarray:

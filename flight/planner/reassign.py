@@ -17,13 +17,18 @@ from flight.mission import Sortie, SurveyLane
 from flight.planner.airspace import airspace_near
 from flight.planner.items import make_sortie
 from flight.planner.plan import DockInfo
-from flight.planner.schedule import assign, recharge_s
+from flight.planner.schedule import assign
 from flight.planner.sorties import Flight, pack
 from flight.planner.strips import Strip
 from flight.planner.survey import Survey
 
-NEIGHBOURS = 6  # docks tried when handing a sortie over
+NEIGHBOURS = 6  # docks a drone may hand strips to
 MAX_MOVES = 1500
+SPLIT_AT = (0.25, 0.5, 0.75)  # shares of a sortie's lanes offered besides one, two and all
+CANDIDATES = 3  # the giver's sorties nearest a receiving dock that offer lanes to it
+MERGE_HOSTS = 2  # the receiver's sorties, nearest the lanes, tried for folding them in
+MIN_GAP_S = 300.0  # a receiver must land at least this much earlier than the giver
+MIN_GAIN_S = 60.0  # a move must bring the giver's landing this much forward
 
 
 def lane_strips(lanes: Sequence[SurveyLane], frame: MetricFrame) -> list[Strip]:
@@ -69,9 +74,9 @@ def steal(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int]
           ready_s: dict[str, float] | None = None) -> tuple[list[Sortie], float]:
     """Even out finish times; returns the sorties and the makespan.
 
-    The drone that finishes last hands one of its sorties to a nearby dock's drone whenever
-    that brings the end forward. With `priority_first` this runs level by level: for level L
-    the end of level ≤ L work is brought forward by moving level-L sorties only, which never
+    A drone that finishes late hands all or part of a sortie to a nearby dock's drone that
+    finishes earlier (see `_even_out`). With `priority_first` this runs level by level: for
+    level L only level-L sorties move and only the end of level ≤ L work counts, which never
     delays a lower level (drones fly lower numbers first), so priority-1 zones are done
     city-wide as early as the docks in reach allow — at the cost of a longer makespan.
     ready_s: working drones and when each is free (re-planning); default every drone at 0.
@@ -86,64 +91,103 @@ def steal(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int]
 
 def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int], frame: MetricFrame,
               no_fly_m: BaseGeometry | None, level: int | None, ready: dict[str, float]) -> list[Sortie]:
-    """Move sorties of `level` (any, if None) while the end of level ≤ `level` work comes forward."""
+    """Move strips of `level` (any, if None) from late drones to earlier neighbours.
+
+    A move is kept when the giver lands at least MIN_GAIN_S earlier and no drone it touches
+    then lands as late as the giver did: the finish times, sorted latest first, get
+    lexicographically smaller. So work also flows from a drone that is late but not last to
+    one that is early, and a late region passes work on through its neighbours, which
+    handing over only from the last drone cannot do once its neighbours are late too.
+    """
     def upto(s: Sortie) -> bool:
         return level is None or priority.get(s.zone_id, 99) <= level
 
-    def done(ss: list[Sortie]) -> float:
-        return max((s.start_s + s.duration_s for s in ss if upto(s)), default=0.0)
+    def ends(ss: list[Sortie]) -> dict[str, float]:
+        assign(ss, docks, priority, ready)
+        return _finish_times([s for s in ss if upto(s)], ready)
 
     by_id = {d.id: d for d in docks}
     xy = {d.id: frame.forward(d.lon, d.lat) for d in docks if any(r.id in ready for r in d.drones)}
-    current = done(sorties)
+    near = {d: sorted((o for o in xy if o != d), key=lambda o: (math.dist(xy[o], xy[d]), o))[:NEIGHBOURS] for d in xy}
+    dock_of = {r.id: d.id for d in docks for r in d.drones}
+    end = ends(sorties)
+    stuck: set[str] = set()
     for _ in range(MAX_MOVES):
-        early = [s for s in sorties if upto(s)]
-        end = _finish_times(early, ready)
-        last_drone = max(end, key=lambda d: (end[d], d))
-        mine = sorted((s for s in early if s.drone_id == last_drone
-                       and (level is None or priority.get(s.zone_id, 99) == level)), key=lambda s: -s.start_s)
-        for candidate in mine:
-            moved = _hand_over(candidate, early, end, current, by_id, xy, frame, no_fly_m)
-            if moved is None:
-                continue
-            trial = [s for s in sorties if s is not candidate] + moved
-            assign(trial, docks, priority, ready)
-            if done(trial) < current - 1.0:
-                sorties, current = trial, done(trial)
+        mean = sum(end.values()) / len(end)
+        givers = sorted((d for d in end if end[d] > mean and dock_of[d] not in stuck), key=lambda d: (-end[d], d))
+        for giver in givers:
+            trial = _move_from(giver, sorties, end, by_id, near, frame, no_fly_m, level, priority, upto, ends)
+            if trial is not None:
+                sorties, moved_docks = trial
+                end = ends(sorties)
+                stuck -= {o for d in moved_docks for o in (d, *near[d])}
                 break
-            assign(sorties, docks, priority, ready)
+            stuck.add(dock_of[giver])
+            end = ends(sorties)
         else:
             break
     return sorties
 
 
-def _hand_over(last: Sortie, sorties: list[Sortie], end: dict[str, float], makespan: float,
-               by_id: dict[str, DockInfo], xy: dict, frame: MetricFrame,
-               no_fly_m: BaseGeometry | None) -> list[Sortie] | None:
-    """`last` re-packed at the nearby dock where it would land earliest, if that beats the makespan."""
-    here = frame.forward(*last.lanes[0].start)
-    others = sorted((d for d in xy if d != last.dock_id), key=lambda d: (math.dist(xy[d], here), d))[:NEIGHBOURS]
-    best: tuple[float, list[Sortie]] | None = None
-    for dock_id in others:
+def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: dict[str, DockInfo],
+               near: dict[str, list[str]], frame: MetricFrame, no_fly_m: BaseGeometry | None,
+               level: int | None, priority: dict[str, int], upto, ends) -> tuple[list[Sortie], set[str]] | None:
+    """The first move of strips from `giver`'s dock that evens out finish times, and the docks it touched.
+
+    Receivers are nearby docks whose drone lands earlier, earliest first; from each, the
+    giver's sorties nearest that dock offer their nearest few lanes, a quarter, half or all."""
+    home = by_id[next(d for d in by_id if any(r.id == giver for r in by_id[d].drones))]
+    limit = end[giver]
+    mine = [s for s in sorties if s.drone_id == giver and (level is None or priority.get(s.zone_id, 99) == level)]
+    drone_end = {d: min((end[r.id] for r in by_id[d].drones if r.id in end), default=math.inf) for d in near[home.id]}
+    for dock_id in sorted((d for d in near[home.id] if drone_end[d] < limit - MIN_GAP_S), key=lambda d: (drone_end[d], d)):
         dock = by_id[dock_id]
+        there = frame.forward(dock.lon, dock.lat)
+        lanes_at = {id(s): [math.dist(there, frame.forward(*a.start)) for a in s.lanes] for s in mine}
+        for candidate in sorted(mine, key=lambda s: (min(lanes_at[id(s)]), s.id))[:CANDIDATES]:
+            nearest = sorted(range(len(candidate.lanes)), key=lambda i: lanes_at[id(candidate)][i])
+            kept_cache: dict[int, list[Sortie]] = {}
+            for k in _give_counts(len(candidate.lanes)):
+                chosen = set(nearest[:k])
+                give = [a for i, a in enumerate(candidate.lanes) if i in chosen]
+                keep = [a for i, a in enumerate(candidate.lanes) if i not in chosen]
+                for added, removed in _takers(candidate, give, sorties, dock, frame, no_fly_m):
+                    if k not in kept_cache:
+                        kept_cache[k] = repack(candidate, keep, home, frame, no_fly_m, f"{candidate.id}@{home.id}") if keep else []
+                    gone = {id(candidate), *map(id, removed)}
+                    trial = [s for s in sorties if id(s) not in gone] + kept_cache[k] + added
+                    after = ends(trial)
+                    changed = [v for d, v in after.items() if abs(v - end[d]) > 0.5 and d != giver]
+                    if after[giver] <= limit - MIN_GAIN_S and all(v < limit for v in changed):
+                        return trial, {home.id, dock_id}
+    return None
+
+
+def _give_counts(n: int) -> list[int]:
+    """How many of a sortie's lanes to offer: one or two, then a quarter, half, three quarters, all."""
+    return sorted({min(k, n) for k in (1, 2, *(max(1, round(n * f)) for f in SPLIT_AT), n)})
+
+
+def _takers(last: Sortie, lanes: Sequence[SurveyLane], sorties: list[Sortie], dock: DockInfo,
+            frame: MetricFrame, no_fly_m: BaseGeometry | None):
+    """Ways for `dock` to fly `lanes`, as (new sorties, sorties they replace): folded into one of
+    its sorties of the same zone with battery to spare (no extra recharge cycle), else as
+    sorties of their own."""
+    here = frame.forward(*lanes[0].start)
+    along_m = sum((a.photos - 1) * a.spacing_m for a in lanes)
+    spec = dock.flyer.spec
+    hosts = [t for t in sorties if t.dock_id == dock.id and t.zone_id == last.zone_id
+             and t.meta.get("replaces") == last.meta.get("replaces")
+             and t.duration_s + along_m / spec.cruise_speed_m_s < spec.flight_budget_s]
+    hosts.sort(key=lambda t: (min(math.dist(here, frame.forward(*a.start)) for a in t.lanes), t.id))
+    for t in hosts[:MERGE_HOSTS]:
         try:
-            new = repack(last, last.lanes, dock, frame, no_fly_m, f"{last.id}@{dock_id}")
+            merged = repack(t, [*t.lanes, *lanes], dock, frame, no_fly_m, f"{t.id}+")
         except ValueError:
             continue
-        working = [r for r in dock.drones if r.id in end]
-        if not working:
-            continue
-        free = min(end[r.id] + _tail_charge(sorties, r.id, dock) for r in working)
-        finish = free + sum(n.duration_s for n in new) + sum(recharge_s(n.duration_s, dock, dock.flyer) for n in new[:-1])
-        if finish < makespan - 1.0 and (best is None or finish < best[0]):
-            best = (finish, new)
-    return best[1] if best else None
-
-
-def _tail_charge(sorties: list[Sortie], drone_id: str, dock: DockInfo) -> float:
-    """Recharge after a drone's last sortie (0 for an idle drone)."""
-    mine = [s for s in sorties if s.drone_id == drone_id]
-    if not mine:
-        return 0.0
-    last = max(mine, key=lambda s: s.start_s)
-    return recharge_s(last.duration_s, dock, dock.flyer)
+        if len(merged) == 1:
+            yield merged, [t]
+    try:
+        yield repack(last, lanes, dock, frame, no_fly_m, f"{last.id}@{dock.id}"), []
+    except ValueError:
+        return

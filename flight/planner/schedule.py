@@ -42,7 +42,7 @@ def assign(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, int
             raise ValueError(f"dock {dock.id!r} has sorties but no drone left to fly them")
         free = [(ready_s.get(d, 0.0), d) for d in sorted(drones)]
         heapq.heapify(free)
-        for s in sorted(todo, key=lambda s: priority.get(s.zone_id, 99)):
+        for s in sorted(todo, key=lambda s: (priority.get(s.zone_id, 99), s.duration_s)):
             t, drone_id = heapq.heappop(free)
             s.drone_id, s.start_s = drone_id, t
             end = t + s.duration_s
