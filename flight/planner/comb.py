@@ -6,6 +6,8 @@ is grouped sideways into one battery's worth of strips each, and the band next t
 is swept by strips across the sweep ("spines") that start by the dock and end where one group
 ends and the next begins. A group is ordered spine out · its strips · spine back, so most of
 its way out and home is photographing instead of transit; its strips start where the band ends.
+flight.planner.cover combs a quarter along either axis, or cuts it into cells, whichever
+packs into less time.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from flight.assets import DroneSpec
+from flight.planner.sorties import Flight
 from flight.planner.strips import Strip, band_pieces, rotate_to_sweep, strips_of
 from flight.planner.survey import Survey
 
@@ -34,24 +38,28 @@ class Pace:
     budget_s: float
     vertical_s: float
 
+    def flight(self, dock_xy: tuple[float, float], survey: Survey) -> Flight:
+        """A drone flying at this pace from the dock (climb and descent alike, no airspace), so a
+        layout can be timed by the packer itself before the real flight packs the chosen one."""
+        rate = 2.0 * survey.altitude_m / self.vertical_s
+        turn = self.change_s - survey.spacing_m / self.transit
+        spec = DroneSpec(self.speed, rate, rate, self.budget_s / 60.0, 0.0, 0.0, turn, survey.altitude_m, self.transit)
+        return Flight(spec, dock_xy, survey.altitude_m)
 
-def comb_strips(halves: list[BaseGeometry], dock_xy: tuple[float, float], angle: float, survey: Survey,
-                pace: Pace, guard: BaseGeometry | None) -> list[Strip]:
-    """Ordered strips for the two halves of a share (rotated frame, dock-line split done), each
+
+def quarters(half: BaseGeometry, dock_xy: tuple[float, float]) -> list[tuple[int, BaseGeometry]]:
+    """A half (rotated frame) cut along the sweep axis through the dock: (side, piece), side +1 above."""
+    if half.is_empty or half.area <= 1.0:
+        return []
+    minx, miny, maxx, maxy = half.bounds
+    return [(up, half.intersection(side)) for up, side in ((1, box(minx - 1, dock_xy[1], maxx + 1, maxy + 1)),
+                                                            (-1, box(minx - 1, miny - 1, maxx + 1, dock_xy[1])))]
+
+
+def comb_quarter(quarter: BaseGeometry, dock_xy: tuple[float, float], away: int, up: int, angle: float,
+                 survey: Survey, pace: Pace, guard: BaseGeometry | None) -> list[Strip]:
+    """The quarter's strips in flying order (rotated frame in, metres out; `guard` rotated), each
     strip its own `cell` so the packer keeps the order."""
-    out: list[Strip] = []
-    for away, half in zip((-1, 1), halves):
-        if half.is_empty or half.area <= 1.0:
-            continue
-        minx, miny, maxx, maxy = half.bounds
-        for up, side in ((1, box(minx - 1, dock_xy[1], maxx + 1, maxy + 1)),
-                         (-1, box(minx - 1, miny - 1, maxx + 1, dock_xy[1]))):
-            out.extend(_quarter(half.intersection(side), dock_xy, away, up, angle, survey, pace, guard))
-    return [Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, i) for i, s in enumerate(out)]
-
-
-def _quarter(quarter: BaseGeometry, dock_xy: tuple[float, float], away: int, up: int, angle: float,
-             survey: Survey, pace: Pace, guard: BaseGeometry | None) -> list[Strip]:
     s = survey.spacing_m
     if quarter.is_empty or quarter.area <= 1.0:
         return []
@@ -89,7 +97,7 @@ def _quarter(quarter: BaseGeometry, dock_xy: tuple[float, float], away: int, up:
             out.extend(lines[2 * (groups - 1 - i) + 2])
         out.extend(regular[i])
         out.extend(lines[2 * (groups - 2 - i) + 1] if i < groups - 1 else lines[0])
-    return out
+    return [Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, i) for i, s in enumerate(out)]
 
 
 def _group(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace) -> list[float]:

@@ -1,4 +1,5 @@
-"""Strips for one dock's share of one zone: sweep direction, dock-line split, cells, per-cell direction, cell order."""
+"""Strips for one dock's share of one zone: sweep direction, dock-line split, cells, per-cell direction, cell order;
+or, with a pace, a layout per quarter (comb or cells, along either axis) chosen by packing each."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from flight.planner.comb import Pace, comb_strips
+from flight.planner.comb import Pace, comb_quarter, quarters
 from flight.planner.strips import (
     NO_FLY_MARGIN_M, Strip, band_pieces, best_angle, cell_ids, rotate_to_sweep, strips_of, sweep_cost_s,
 )
+from flight.planner.sorties import Flight, pack
 from flight.planner.survey import Survey
 
 MIN_CELL_BANDS = 4  # cells with fewer strips keep the area's sweep direction
@@ -28,7 +30,7 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
     through the dock across that direction, so strips start near the dock and run away from it:
     a sortie flies out along one strip and back along the next instead of transiting.
     `speed` is the survey speed, `change_s` the time of one strip change (turn + leg across).
-    With `pace`, the halves are combed (flight.planner.comb) instead of cut into cells.
+    With `pace`, each quarter is combed (flight.planner.comb) or cut into cells, along either axis.
     """
     angle = best_angle(area, survey, speed, change_s, dock_xy, transit_per_m=transit_per_m)
     guard = no_fly.buffer(NO_FLY_MARGIN_M) if no_fly is not None and not no_fly.is_empty else None
@@ -37,32 +39,66 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
     halves = [rotated.intersection(box(minx - 1, miny - 1, dock_xy[0], maxy + 1)),
               rotated.intersection(box(dock_xy[0], miny - 1, maxx + 1, maxy + 1))]
     if pace is not None:
-        return comb_strips(halves, dock_xy, angle, survey, pace,
-                           rotate_to_sweep(guard, angle, dock_xy) if guard is not None else None)
-    out: list[Strip] = []
-    next_cell = 0
-    for half in halves:
-        if half.is_empty or half.area <= 1.0:
-            continue
-        bands = band_pieces(half, survey.spacing_m)
-        cells = cell_ids(bands)
-        relaned = np.zeros(len(cells), bool)
-        for c in np.unique(cells):
-            members = np.flatnonzero(cells == c)
-            if len(members) < MIN_CELL_BANDS:
-                continue
-            own = _own_direction(bands, members, angle, dock_xy, survey, speed, change_s, guard, next_cell + int(c))
-            if own is not None:
-                out.extend(own)
-                relaned[members] = True
-        keep = ~relaned
-        if keep.any():
-            sub = type(bands)(bands.band[keep], bands.xa[keep], bands.xb[keep], bands.yc[keep], bands.parts[keep])
-            out.extend(strips_of(sub, cells[keep] + next_cell, survey, angle, dock_xy,
-                                 rotate_to_sweep(guard, angle, dock_xy) if guard is not None else None))
-        next_cell += int(cells.max()) + 1 if len(cells) else 0
+        return _mixed(halves, dock_xy, angle, survey, speed, change_s, guard, pace)
+    out = _cells(halves[0], dock_xy, angle, survey, speed, change_s, guard, 0)
+    out += _cells(halves[1], dock_xy, angle, survey, speed, change_s, guard, max((s.cell for s in out), default=-1) + 1)
     out.sort(key=lambda s: s.cell)  # stable: keeps band order inside each cell
     return _chain(out, dock_xy)
+
+
+def _mixed(halves: list[BaseGeometry], dock_xy: tuple[float, float], angle: float, survey: Survey, speed: float,
+           change_s: float, guard: BaseGeometry | None, pace: Pace) -> list[Strip]:
+    """Each quarter (one side of the dock line and of the sweep axis) combed or cut into cells,
+    along the sweep or across it, whichever the packer flies with the least time beyond the
+    strips: the comb pays where a quarter is wide beside the dock, cells where it is small,
+    ragged or off to one side. Quarters all start by the dock, so sorties run on between them."""
+    judge = pace.flight(dock_xy, survey)
+    out: list[Strip] = []
+    for away, half in zip((-1, 1), halves):
+        for up, quarter in quarters(half, dock_xy):
+            options = []
+            for turn, side in ((0.0, (away, up)), (math.pi / 2, (up, -away))):  # the quarter's other axis too
+                a, q = angle + turn, rotate_to_sweep(quarter, turn, dock_xy)
+                options += [comb_quarter(q, dock_xy, *side, a, survey, pace,
+                                         rotate_to_sweep(guard, a, dock_xy) if guard is not None else None),
+                            _chain(sorted(_cells(q, dock_xy, a, survey, speed, change_s, guard, 0, relane=False),
+                                          key=lambda s: s.cell), dock_xy)]
+            best = min((o for o in options if o), key=lambda o: _overhead_s(o, judge), default=[])
+            first = len(out) and out[-1].cell + 1
+            out.extend(Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, first + s.cell) for s in best)
+    return out
+
+
+def _overhead_s(strips: list[Strip], judge: Flight) -> float:
+    """Seconds of the packed sorties that are not spent on strips."""
+    return sum(p.duration_s - p.sweep_s for p in pack(strips, judge, "a choice of layout"))
+
+
+def _cells(part: BaseGeometry, dock_xy: tuple[float, float], angle: float, survey: Survey, speed: float,
+           change_s: float, guard: BaseGeometry | None, first_cell: int, relane: bool = True) -> list[Strip]:
+    """Strips of a half or quarter (rotated frame) by boustrophedon cell, numbered from
+    `first_cell`; with `relane`, a cell along its own direction where that flies much faster
+    (not worth its time in a quarter: measured no gain at twice the cost)."""
+    if part.is_empty or part.area <= 1.0:
+        return []
+    out: list[Strip] = []
+    bands = band_pieces(part, survey.spacing_m)
+    cells = cell_ids(bands)
+    relaned = np.zeros(len(cells), bool)
+    for c in np.unique(cells):
+        members = np.flatnonzero(cells == c)
+        if not relane or len(members) < MIN_CELL_BANDS:
+            continue
+        own = _own_direction(bands, members, angle, dock_xy, survey, speed, change_s, guard, first_cell + int(c))
+        if own is not None:
+            out.extend(own)
+            relaned[members] = True
+    keep = ~relaned
+    if keep.any():
+        sub = type(bands)(bands.band[keep], bands.xa[keep], bands.xb[keep], bands.yc[keep], bands.parts[keep])
+        out.extend(strips_of(sub, cells[keep] + first_cell, survey, angle, dock_xy,
+                             rotate_to_sweep(guard, angle, dock_xy) if guard is not None else None))
+    return out
 
 
 def _chain(strips: list[Strip], dock_xy: tuple[float, float]) -> list[Strip]:

@@ -10,6 +10,7 @@ end next to the dock instead of at the far end of a strip.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -137,24 +138,35 @@ def _sub_strip(s: Strip, first: int, count: int) -> Strip:
     return Strip(s.x0 + ux * first, s.y0 + uy * first, s.x0 + ux * last, s.y0 + uy * last, count, s.spacing, s.cell)
 
 
-def _runs(todo: list[Strip], i: int, flight: Flight) -> list[tuple[float, list[Strip]]]:
-    """(duration, strips in flying order) of every feasible sortie that starts at strip i."""
+class _Legs:
+    """The flight's leg times, each worked out once per packing: the runs from every strip fly
+    the same legs again (and a leg round no-fly airspace is costly to work out)."""
+
+    def __init__(self, flight: Flight) -> None:
+        self.out_s = functools.cache(flight.out_s)
+        self.home_s = functools.cache(flight.home_s)
+        self.leg_m = functools.cache(flight.leg_m)
+
+
+def _runs(todo: list[Strip], i: int, flight: Flight, legs: _Legs) -> tuple[list[float], list[Strip]]:
+    """Every feasible sortie that starts at strip i: the duration of each (first k + 1 strips),
+    and the strips in flying order."""
     budget, v, vt, turn = flight.spec.flight_budget_s, flight.speed, flight.transit, flight.spec.turn_time_s
     t, pos = 0.0, flight.dock_xy
     flown: list[Strip] = []
-    out = []
+    totals: list[float] = []
     for s in todo[i:]:
         if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
             s = s.reversed()
-        leg_s = flight.leg_m(pos, (s.x0, s.y0)) / vt + turn if flown else flight.out_s((s.x0, s.y0))
+        leg_s = legs.leg_m(pos, (s.x0, s.y0)) / vt + turn if flown else legs.out_s((s.x0, s.y0))
         t_next = t + leg_s + s.length / v
-        total = t_next + flight.home_s((s.x1, s.y1))
+        total = t_next + legs.home_s((s.x1, s.y1))
         if total > budget:
             break
         t, pos = t_next, (s.x1, s.y1)
         flown.append(s)
-        out.append((total, list(flown)))
-    return out
+        totals.append(total)
+    return totals, flown
 
 
 def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
@@ -164,9 +176,10 @@ def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
     sortie)), so a sortie ends where the next one starts cheaply, not where it happens to fill.
     """
     todo = chunked(strips, flight)
+    legs = _Legs(flight)
     i = 0
     while i < len(todo):  # strips no sortie can fly whole are cut to fit first
-        if _runs(todo, i, flight)[:1]:
+        if _runs(todo[:i + 1], i, flight, legs)[0]:
             i += 1
         else:
             todo[i:i + 1] = _split_to_fit(todo[i], flight, where)
@@ -177,10 +190,11 @@ def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
     for i in range(n):
         if cost[i] == math.inf:
             continue
-        for total, flown in _runs(todo, i, flight):
-            j = i + len(flown)
+        totals, flown = _runs(todo, i, flight, legs)
+        for k, total in enumerate(totals):
+            j = i + k + 1
             if cost[i] + total < cost[j] - 1e-9:
-                cost[j], back[j] = cost[i] + total, (i, flown)
+                cost[j], back[j] = cost[i] + total, (i, flown[:k + 1])
     out: list[Packed] = []
     j = n
     while j > 0:
