@@ -32,6 +32,7 @@ class Airspace:
         # half the strips' margin: a strip ends NO_FLY_MARGIN_M out, so legs from it start clear
         self.block = no_fly.buffer(NO_FLY_MARGIN_M / 2)
         shapely.prepare(self.block)
+        self.boxes = [part.bounds for part in shapely.get_parts(self.block)]
         corners = []
         for part in shapely.get_parts(no_fly):
             hull = part.buffer(2 * NO_FLY_MARGIN_M + HULL_TOLERANCE_M).convex_hull.simplify(HULL_TOLERANCE_M)
@@ -40,6 +41,11 @@ class Airspace:
         self._cache: dict[tuple[Point2, Point2], list[Point2]] = {}
 
     def clear(self, p: Point2, q: Point2) -> bool:
+        # most legs pass nowhere near a no-fly zone: comparing boxes first skips building a line
+        x0, x1 = (p[0], q[0]) if p[0] <= q[0] else (q[0], p[0])
+        y0, y1 = (p[1], q[1]) if p[1] <= q[1] else (q[1], p[1])
+        if not any(x0 <= bx1 and bx0 <= x1 and y0 <= by1 and by0 <= y1 for bx0, by0, bx1, by1 in self.boxes):
+            return True
         return not self.block.intersects(LineString([p, q]))
 
     def via(self, p: Point2, q: Point2) -> list[Point2]:

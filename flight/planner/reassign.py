@@ -132,10 +132,12 @@ def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, 
 def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: dict[str, DockInfo],
                near: dict[str, list[str]], frame: MetricFrame, no_fly_m: BaseGeometry | None,
                level: int | None, priority: dict[str, int], upto, ends) -> tuple[list[Sortie], set[str]] | None:
-    """The first move of strips from `giver`'s dock that evens out finish times, and the docks it touched.
+    """A move of strips from `giver`'s dock that evens out finish times, and the docks it touched.
 
-    Receivers are nearby docks whose drone lands earlier, earliest first; from each, the
-    giver's sorties nearest that dock offer their nearest few lanes, a quarter, half or all."""
+    Receivers are nearby docks whose drone lands earlier, earliest first; to each, the giver's
+    sorties nearest that dock offer their nearest few lanes, a quarter, half or all, and of the
+    moves that qualify the one adding the least flight time is made (moving strips away
+    from their own dock costs transit)."""
     home = by_id[next(d for d in by_id if any(r.id == giver for r in by_id[d].drones))]
     limit = end[giver]
     mine = [s for s in sorties if s.drone_id == giver and (level is None or priority.get(s.zone_id, 99) == level)]
@@ -144,6 +146,7 @@ def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: 
         dock = by_id[dock_id]
         there = frame.forward(dock.lon, dock.lat)
         lanes_at = {id(s): [math.dist(there, frame.forward(*a.start)) for a in s.lanes] for s in mine}
+        best: tuple[float, list[Sortie]] | None = None
         for candidate in sorted(mine, key=lambda s: (min(lanes_at[id(s)]), s.id))[:CANDIDATES]:
             nearest = sorted(range(len(candidate.lanes)), key=lambda i: lanes_at[id(candidate)][i])
             kept_cache: dict[int, list[Sortie]] = {}
@@ -159,7 +162,12 @@ def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: 
                     after = ends(trial)
                     changed = [v for d, v in after.items() if abs(v - end[d]) > 0.5 and d != giver]
                     if after[giver] <= limit - MIN_GAIN_S and all(v < limit for v in changed):
-                        return trial, {home.id, dock_id}
+                        extra = sum(s.duration_s for s in (*kept_cache[k], *added)) \
+                            - candidate.duration_s - sum(s.duration_s for s in removed)
+                        if best is None or extra < best[0]:
+                            best = (extra, trial)
+        if best is not None:
+            return best[1], {home.id, dock_id}
     return None
 
 
