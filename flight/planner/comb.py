@@ -25,7 +25,7 @@ from flight.planner.sorties import Flight
 from flight.planner.strips import Strip, band_pieces, rotate_to_sweep, strips_of
 from flight.planner.survey import Survey
 
-FILL = 0.92  # share of the battery budget a group is sized to (the packer makes the final cuts)
+FILLS = (0.85, 0.92, 1.0)  # shares of the battery budget a group is sized to, each tried (the packer makes the cuts)
 
 
 @dataclass(frozen=True)
@@ -57,24 +57,39 @@ def quarters(half: BaseGeometry, dock_xy: tuple[float, float]) -> list[tuple[int
 
 
 def comb_quarter(quarter: BaseGeometry, dock_xy: tuple[float, float], away: int, up: int, angle: float,
-                 survey: Survey, pace: Pace, guard: BaseGeometry | None) -> list[Strip]:
+                 survey: Survey, pace: Pace, guard: BaseGeometry | None) -> list[list[Strip]]:
     """The quarter's strips in flying order (rotated frame in, metres out; `guard` rotated), each
-    strip its own `cell` so the packer keeps the order."""
-    s = survey.spacing_m
+    strip its own `cell` so the packer keeps the order: one layout per grouping that FILLS give."""
     if quarter.is_empty or quarter.area <= 1.0:
         return []
-    bands = band_pieces(quarter, s)
+    bands = band_pieces(quarter, survey.spacing_m)
     ids, first = np.unique(bands.band, return_index=True)
     length = np.bincount(np.searchsorted(ids, bands.band), bands.xb - bands.xa, len(ids))
     lat = np.abs(bands.yc[first] - dock_xy[1])
+    groupings = sorted({tuple(_bounds(lat, length, survey, pace, fill)) for fill in FILLS})
+    return [_laid(quarter, list(bounds), float(lat.max()), dock_xy, away, up, angle, survey, guard)
+            for bounds in groupings]
+
+
+def _bounds(lat: np.ndarray, length: np.ndarray, survey: Survey, pace: Pace, fill: float) -> list[float]:
+    """Where groups sized to `fill` × budget end, sideways: strips start where the band of spines
+    ends, and that band depends on the groups, so a few rounds settle it."""
+    s = survey.spacing_m
     order = np.argsort(lat, kind="stable")
     bounds: list[float] = []
-    for _ in range(3):  # strips start where the band of spines ends, and that band depends on the groups
+    for _ in range(3):
         beyond = len(bounds) - np.searchsorted(np.array(bounds), lat, side="right")
         swept = np.maximum(length - s * (1 + 2 * beyond) - survey.footprint_along_m, 0.0)
-        bounds = _group(lat[order], swept[order], s, pace)
+        bounds = _group(lat[order], swept[order], s, pace, fill)
+    return bounds
+
+
+def _laid(quarter: BaseGeometry, bounds: list[float], far: float, dock_xy: tuple[float, float], away: int, up: int,
+          angle: float, survey: Survey, guard: BaseGeometry | None) -> list[Strip]:
+    """The comb for groups ending at `bounds` (`far`: the outermost band's offset), in flying order."""
+    s = survey.spacing_m
     # spine j lies j spacings from the dock line: the longest reaches the far side, then two per bound
-    extents = [float(lat.max() + s / 2)] + [b for b in reversed(bounds) for _ in (0, 1)]
+    extents = [far + s / 2] + [b for b in reversed(bounds) for _ in (0, 1)]
     spines = []
     for j, extent in enumerate(extents):
         x0, x1 = sorted((dock_xy[0] + away * j * s, dock_xy[0] + away * (j + 1) * s))
@@ -90,7 +105,8 @@ def comb_quarter(quarter: BaseGeometry, dock_xy: tuple[float, float], away: int,
             regular[st.cell].append(st)
     if up < 0:  # strips_of orders by rotated y; each group runs outward from the dock line
         regular = [r[::-1] for r in regular]
-    lines = [_spine(p, angle, dock_xy, survey, guard) for p in spines]
+    spun = rotate_to_sweep(guard, math.pi / 2, dock_xy) if guard is not None else None
+    lines = [_spine(p, angle, dock_xy, survey, spun) for p in spines]
     out: list[Strip] = []
     for i in range(groups):
         if i:
@@ -100,15 +116,15 @@ def comb_quarter(quarter: BaseGeometry, dock_xy: tuple[float, float], away: int,
     return [Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, i) for i, s in enumerate(out)]
 
 
-def _group(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace) -> list[float]:
+def _group(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace, fill: float) -> list[float]:
     """Sideways offsets where one group of strips ends and the next begins: each group an even
-    count of strips (so it ends by the dock line) that fits, with its two spines, in FILL × budget."""
+    count of strips (so it ends by the dock line) that fits, with its two spines, in `fill` × budget."""
     bounds: list[float] = []
     inner, t, count = 0.0, 0.0, 0
     for y, length in zip(lat, swept):
         step = length / pace.speed + pace.change_s
         total = pace.vertical_s + (inner + y + s) / pace.speed + t + step
-        if count >= 2 and count % 2 == 0 and total + step > FILL * pace.budget_s:
+        if count >= 2 and count % 2 == 0 and total + step > fill * pace.budget_s:
             bounds.append(y - s / 2)
             inner, t, count = y - s / 2, 0.0, 0
         t += step
@@ -117,12 +133,9 @@ def _group(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace) -> list[flo
 
 
 def _spine(piece: BaseGeometry, angle: float, dock_xy: tuple[float, float], survey: Survey,
-           guard: BaseGeometry | None) -> list[Strip]:
-    """The strip(s) along one spine box, flown across the sweep."""
+           spun_guard: BaseGeometry | None) -> list[Strip]:
+    """The strip(s) along one spine box, flown across the sweep (`spun_guard`: the guard turned with it)."""
     if piece.is_empty or piece.area <= 1.0:
         return []
-    turn = angle + math.pi / 2
-    spun = rotate_to_sweep(rotate_to_sweep(piece, -angle, dock_xy), turn, dock_xy)
-    b = band_pieces(spun, survey.spacing_m)
-    return strips_of(b, np.zeros(len(b.band), int), survey, turn, dock_xy,
-                     rotate_to_sweep(rotate_to_sweep(guard, -angle, dock_xy), turn, dock_xy) if guard is not None else None)
+    b = band_pieces(rotate_to_sweep(piece, math.pi / 2, dock_xy), survey.spacing_m)
+    return strips_of(b, np.zeros(len(b.band), int), survey, angle + math.pi / 2, dock_xy, spun_guard)

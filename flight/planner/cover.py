@@ -56,17 +56,22 @@ def _mixed(halves: list[BaseGeometry], dock_xy: tuple[float, float], angle: floa
     out: list[Strip] = []
     for away, half in zip((-1, 1), halves):
         for up, quarter in quarters(half, dock_xy):
-            options = []
-            for turn, side in ((0.0, (away, up)), (math.pi / 2, (up, -away))):  # the quarter's other axis too
-                a, q = angle + turn, rotate_to_sweep(quarter, turn, dock_xy)
-                options += [comb_quarter(q, dock_xy, *side, a, survey, pace,
-                                         rotate_to_sweep(guard, a, dock_xy) if guard is not None else None),
-                            _chain(sorted(_cells(q, dock_xy, a, survey, speed, change_s, guard, 0, relane=False),
-                                          key=lambda s: s.cell), dock_xy)]
-            best = min((o for o in options if o), key=lambda o: _overhead_s(o, judge), default=[])
+            options = [o for turn, side in ((0.0, (away, up)), (math.pi / 2, (up, -away)))  # the quarter's other axis too
+                       for o in _layouts(rotate_to_sweep(quarter, turn, dock_xy), dock_xy, side, angle + turn, survey,
+                                         speed, change_s, guard, pace) if o]
+            best = min(options, key=lambda o: _overhead_s(o, judge), default=[])
             first = len(out) and out[-1].cell + 1
             out.extend(Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, first + s.cell) for s in best)
     return out
+
+
+def _layouts(quarter: BaseGeometry, dock_xy: tuple[float, float], side: tuple[int, int], angle: float, survey: Survey,
+             speed: float, change_s: float, guard: BaseGeometry | None, pace: Pace) -> list[list[Strip]]:
+    """A quarter (rotated by `angle`, on `side` of the dock) combed with groups of each size, and in cells."""
+    turned = rotate_to_sweep(guard, angle, dock_xy) if guard is not None else None
+    combs = comb_quarter(quarter, dock_xy, *side, angle, survey, pace, turned)
+    cells = _cells(quarter, dock_xy, angle, survey, speed, change_s, guard, 0, relane=False)
+    return [*combs, _chain(sorted(cells, key=lambda s: s.cell), dock_xy)]
 
 
 def _overhead_s(strips: list[Strip], judge: Flight) -> float:
