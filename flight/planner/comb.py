@@ -88,7 +88,9 @@ def _laid(quarter: BaseGeometry, bounds: list[float], far: float, dock_xy: tuple
           angle: float, survey: Survey, guard: BaseGeometry | None) -> list[Strip]:
     """The comb for groups ending at `bounds` (`far`: the outermost band's offset), in flying order."""
     s = survey.spacing_m
-    # spine j lies j spacings from the dock line: the longest reaches the far side, then two per bound
+    # spine j lies j spacings from the dock line: the longest reaches the far side, then two per bound:
+    # the way out of the group beyond it, next to where that group's strips start, then the way
+    # back of the group inside it (its strips start one spacing further on)
     extents = [far + s / 2] + [b for b in reversed(bounds) for _ in (0, 1)]
     spines = []
     for j, extent in enumerate(extents):
@@ -110,9 +112,9 @@ def _laid(quarter: BaseGeometry, bounds: list[float], far: float, dock_xy: tuple
     out: list[Strip] = []
     for i in range(groups):
         if i:
-            out.extend(lines[2 * (groups - 1 - i) + 2])
+            out.extend(lines[2 * (groups - 1 - i) + 1])
         out.extend(regular[i])
-        out.extend(lines[2 * (groups - 2 - i) + 1] if i < groups - 1 else lines[0])
+        out.extend(lines[2 * (groups - 2 - i) + 2] if i < groups - 1 else lines[0])
     return [Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, i) for i, s in enumerate(out)]
 
 
