@@ -25,7 +25,7 @@ from flight.planner.survey import Survey
 NEIGHBOURS = 6  # docks a drone may hand strips to
 MAX_MOVES = 1500
 SPLIT_AT = (0.25, 0.5, 0.75)  # shares of a sortie's lanes offered besides one, two and all
-CANDIDATES = 3  # the giver's sorties nearest a receiving dock that offer lanes to it
+CANDIDATES = 5  # the giver's sorties nearest a receiving dock that offer lanes to it
 MERGE_HOSTS = 2  # the receiver's sorties, nearest the lanes, tried for folding them in
 MIN_GAP_S = 300.0  # a receiver must land at least this much earlier than the giver
 MIN_GAIN_S = 60.0  # a move must bring the giver's landing this much forward
@@ -102,9 +102,16 @@ def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, 
     def upto(s: Sortie) -> bool:
         return level is None or priority.get(s.zone_id, 99) <= level
 
-    def ends(ss: list[Sortie]) -> dict[str, float]:
-        assign(ss, docks, priority, ready)
-        return _finish_times([s for s in ss if upto(s)], ready)
+    def ends(ss: list[Sortie], touched: set[str] | None = None, base: dict[str, float] | None = None) -> dict[str, float]:
+        """Finish times of `ss`; with `touched`, only those docks are scheduled again, the rest kept from `base`."""
+        if touched is None:
+            assign(ss, docks, priority, ready)
+            return _finish_times([s for s in ss if upto(s)], ready)
+        here = [by_id[d] for d in sorted(touched)]
+        local = [s for s in ss if s.dock_id in touched]
+        assign(local, here, priority, ready)
+        return {**base, **_finish_times([s for s in local if upto(s)],
+                                        {r.id: ready[r.id] for d in here for r in d.drones if r.id in ready})}
 
     by_id = {d.id: d for d in docks}
     xy = {d.id: frame.forward(d.lon, d.lat) for d in docks if any(r.id in ready for r in d.drones)}
@@ -159,7 +166,7 @@ def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: 
                         kept_cache[k] = repack(candidate, keep, home, frame, no_fly_m, f"{candidate.id}@{home.id}") if keep else []
                     gone = {id(candidate), *map(id, removed)}
                     trial = [s for s in sorties if id(s) not in gone] + kept_cache[k] + added
-                    after = ends(trial)
+                    after = ends(trial, {home.id, dock_id}, end)
                     changed = [v for d, v in after.items() if abs(v - end[d]) > 0.5 and d != giver]
                     if after[giver] <= limit - MIN_GAIN_S and all(v < limit for v in changed):
                         extra = sum(s.duration_s for s in (*kept_cache[k], *added)) \
