@@ -148,18 +148,24 @@ class _Legs:
         self.leg_m = functools.cache(flight.leg_m)
 
 
-def _runs(todo: list[Strip], i: int, flight: Flight, legs: _Legs) -> tuple[list[float], list[Strip]]:
+def _ways(s: Strip, flight: Flight) -> tuple[Strip, Strip, float]:
+    """A strip both ways round and its seconds, worked out once per packing."""
+    return s, s.reversed(), s.length / flight.speed
+
+
+def _runs(ways: list[tuple[Strip, Strip, float]], i: int, flight: Flight,
+          legs: _Legs) -> tuple[list[float], list[Strip]]:
     """Every feasible sortie that starts at strip i: the duration of each (first k + 1 strips),
     and the strips in flying order."""
-    budget, v, vt, turn = flight.spec.flight_budget_s, flight.speed, flight.transit, flight.spec.turn_time_s
+    budget, vt, turn = flight.spec.flight_budget_s, flight.transit, flight.spec.turn_time_s
     t, pos = 0.0, flight.dock_xy
     flown: list[Strip] = []
     totals: list[float] = []
-    for s in todo[i:]:
+    for s, back, strip_s in ways[i:]:
         if math.hypot(s.x1 - pos[0], s.y1 - pos[1]) < math.hypot(s.x0 - pos[0], s.y0 - pos[1]):
-            s = s.reversed()
+            s = back
         leg_s = legs.leg_m(pos, (s.x0, s.y0)) / vt + turn if flown else legs.out_s((s.x0, s.y0))
-        t_next = t + leg_s + s.length / v
+        t_next = t + leg_s + strip_s
         total = t_next + legs.home_s((s.x1, s.y1))
         if total > budget:
             break
@@ -179,10 +185,11 @@ def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
     legs = _Legs(flight)
     i = 0
     while i < len(todo):  # strips no sortie can fly whole are cut to fit first
-        if _runs(todo[:i + 1], i, flight, legs)[0]:
+        if _runs([_ways(todo[i], flight)], 0, flight, legs)[0]:
             i += 1
         else:
             todo[i:i + 1] = _split_to_fit(todo[i], flight, where)
+    ways = [_ways(s, flight) for s in todo]
     n = len(todo)
     cost = [math.inf] * (n + 1)
     back: list[tuple[int, list[Strip]] | None] = [None] * (n + 1)
@@ -190,7 +197,7 @@ def pack(strips: list[Strip], flight: Flight, where: str) -> list[Packed]:
     for i in range(n):
         if cost[i] == math.inf:
             continue
-        totals, flown = _runs(todo, i, flight, legs)
+        totals, flown = _runs(ways, i, flight, legs)
         for k, total in enumerate(totals):
             j = i + k + 1
             if cost[i] + total < cost[j] - 1e-9:

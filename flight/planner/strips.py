@@ -71,8 +71,11 @@ def band_pieces(rotated: BaseGeometry, spacing: float) -> Bands:
     minx, miny, maxx, maxy = rotated.bounds
     n = max(1, math.ceil((maxy - miny) / spacing - 1e-9))
     lo = (miny + maxy - n * spacing) / 2.0 + np.arange(n) * spacing
-    shapely.prepare(rotated)
-    pieces = shapely.intersection(shapely.box(minx - 1.0, lo, maxx + 1.0, lo + spacing), rotated)
+    if n == 1:  # one band holds it all (a spine): nothing to cut
+        pieces = np.array([rotated])
+    else:
+        shapely.prepare(rotated)
+        pieces = shapely.intersection(shapely.box(minx - 1.0, lo, maxx + 1.0, lo + spacing), rotated)
     parts, band = shapely.get_parts(pieces, return_index=True)
     keep = shapely.area(parts) > MIN_PIECE_AREA_M2
     parts, band = parts[keep], band[keep]
