@@ -217,6 +217,26 @@ def test_wide_share_is_combed_so_sorties_photograph_on_their_way_out_and_home():
         assert_flies_as_planned(plan, s)
 
 
+def test_comb_spines_lead_straight_into_their_strips():
+    """A group's way out ends where its strips start and its way back starts where they end: the
+    legs at the corners between a spine and a strip are about one spacing, not a hop back along."""
+    z = zone(box(-4000, -4000, 4000, 4000), "square")
+    survey = survey_for(z, CAMERA, SPEC)
+    flight = Flight(SPEC, (X0, Y0), z.altitude_agl_m)
+    change_s = flight.change_s(survey.spacing_m)
+    pace = Pace(flight.speed, flight.transit, change_s, SPEC.flight_budget_s, flight.vertical_s)
+    area = affinity.translate(box(-4000, -4000, 4000, 4000), X0, Y0)
+    packed = pack(strips_for_area(area, (X0, Y0), survey, flight.speed, change_s, None, 0.0, pace), flight, "square")
+
+    def heading(s) -> float:
+        return math.atan2(s.y1 - s.y0, s.x1 - s.x0)
+
+    corners = [math.dist((a.x1, a.y1), (b.x0, b.y0)) / survey.spacing_m
+               for p in packed for a, b in zip(p.strips, p.strips[1:]) if abs(math.sin(heading(a) - heading(b))) > 0.9]
+    assert len(corners) > 40
+    assert np.quantile(corners, 0.9) < 1.3  # an odd last group still flies back from the far end of its strip
+
+
 def assert_flies_as_planned(plan: Plan, s) -> None:
     """The simulated copter, honouring DO_CHANGE_SPEED, lands within the planned duration; it
     turns in no time, so it may be early by the planned turns (plus one time step per waypoint)."""
