@@ -23,7 +23,7 @@ RELANE_GAIN = 0.9  # a cell takes its own direction when that flies in 90 % of t
 
 def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Survey, speed: float,
                     change_s: float, no_fly: BaseGeometry | None, transit_per_m: float = 0.0,
-                    pace: Pace | None = None) -> list[Strip]:
+                    pace: Pace | None = None, angle: float | None = None) -> list[Strip]:
     """Ordered strips covering `area` (metres) for sorties flown from the dock at `dock_xy`.
 
     Strips run along the area's cheapest sweep direction, and the area is cut by the line
@@ -31,8 +31,10 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
     a sortie flies out along one strip and back along the next instead of transiting.
     `speed` is the survey speed, `change_s` the time of one strip change (turn + leg across).
     With `pace`, each quarter is combed (flight.planner.comb) or cut into cells, along either axis.
+    `angle` (radians) skips the search for the sweep direction when the caller already knows it.
     """
-    angle = best_angle(area, survey, speed, change_s, dock_xy, transit_per_m=transit_per_m)
+    if angle is None:
+        angle = best_angle(area, survey, speed, change_s, dock_xy, transit_per_m=transit_per_m)
     guard = no_fly.buffer(NO_FLY_MARGIN_M) if no_fly is not None and not no_fly.is_empty else None
     rotated = rotate_to_sweep(area, angle, dock_xy)
     minx, miny, maxx, maxy = rotated.bounds

@@ -30,6 +30,7 @@ from flight.planner.plan import DockInfo, DroneInfo, Plan, ZoneReport
 from flight.planner.reassign import steal
 from flight.planner.schedule import lower_bound_s, recharge_s
 from flight.planner.sorties import Flight, Packed, pack
+from flight.planner.strips import best_angle
 from flight.planner.survey import Survey, survey_for
 
 MIN_PIECE_M2 = 1.0
@@ -104,7 +105,10 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
     """Sorties for `zones` with the work split so each drone finishes them at about the same time.
 
     The split is re-weighted from each dock's actual flight + recharge time after packing
-    (transit is what the grid estimate gets wrong), keeping the round that should end earliest once evened out.
+    (transit is what the grid estimate gets wrong), by the square root of each dock's
+    actual / estimated ratio: the full ratio over-corrects, since a dock's packing changes with
+    its borders, and the split swings round by round instead of settling. The round that
+    should end earliest once evened out is kept.
     """
     ref = sites[0]
     work = [WorkArea(a, 1.0 / (surveys[ref.info.id, z.id].spacing_m * ref.flyer.spec.cruise_speed_m_s))
@@ -117,7 +121,7 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
     scale = np.ones(len(sites))
     weights = None
     best: tuple[float, list[Sortie]] | None = None
-    shapes: dict[tuple[str, str], int] = {}
+    shapes: dict[tuple[str, str], tuple[float, int]] = {}
     for _ in range(max(1, rounds)):
         weights = balance(centres, cell_work, dock_sites, scale, weights)
         shares = _shares(power_cells(dock_sites, weights, bounds), areas, sites, zones)
@@ -128,7 +132,7 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
             best = (_evened(actual), sorties)
         estimate = loads(centres, cell_work, dock_sites, scale, weights)
         known = (estimate > 0) & (actual > 0)
-        scale = scale * np.where(known, actual / np.maximum(estimate, 1e-9), 1.0)
+        scale = scale * np.where(known, actual / np.maximum(estimate, 1e-9), 1.0) ** 0.5
         scale = scale / scale.mean()
     return best[1]
 
@@ -177,7 +181,7 @@ def _shares(cells: list[BaseGeometry], areas: list[BaseGeometry], sites: list[_S
 
 
 def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[tuple[str, str], Survey],
-                  frame: MetricFrame, no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], int]) -> list[Sortie]:
+                  frame: MetricFrame, no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], tuple[float, int]]) -> list[Sortie]:
     out: list[Sortie] = []
     for zone, piece in zip(zones, share):
         if piece.is_empty or piece.area <= MIN_PIECE_M2:
@@ -191,24 +195,29 @@ def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[t
 
 
 def _cheapest(piece: BaseGeometry, site: _Site, zone: PatrolZone, survey: Survey, flight: Flight,
-              no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], int]) -> list[Packed]:
+              no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], tuple[float, int]]) -> list[Packed]:
     """Sorties for one dock's piece of one zone, cells or comb, whichever flies in less time: the
     comb pays where the share is wide beside the dock, cells where it is small or ragged.
 
-    `shapes` remembers the choice per dock and zone: a later balancing round moves the piece's
-    borders a little and packs it only the way that won, at half the cost."""
+    `shapes` remembers the sweep direction and the choice per dock and zone: a later balancing
+    round moves the piece's borders a little and packs it only the way that won, along the
+    same direction, at a fraction of the cost."""
     change_s = flight.change_s(survey.spacing_m)
     transit_per_m = 2.0 / (flight.transit * SWEEP_SHARE * flight.spec.flight_budget_s)
     paces = (None, Pace(flight.speed, flight.transit, change_s, flight.spec.flight_budget_s, flight.vertical_s))
     key = (site.info.id, zone.id)
+    angle, won = shapes.get(key, (None, None))
+    if angle is None:
+        angle = best_angle(piece, survey, flight.speed, change_s, site.xy, transit_per_m=transit_per_m)
     options = []
     for i, pace in enumerate(paces):
-        if key in shapes and shapes[key] != i:
+        if won is not None and won != i:
             continue
-        strips = strips_for_area(piece, site.xy, survey, flight.speed, change_s, no_fly_m, transit_per_m, pace)
+        strips = strips_for_area(piece, site.xy, survey, flight.speed, change_s, no_fly_m, transit_per_m, pace, angle)
         packed = pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")
         options.append((sum(p.duration_s for p in packed), i, packed))
-    _, shapes[key], packed = min(options)
+    _, won, packed = min(options)
+    shapes[key] = (angle, won)
     return packed
 
 
