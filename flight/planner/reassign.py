@@ -28,6 +28,7 @@ SPLIT_AT = (0.25, 0.5, 0.75)  # shares of a sortie's lanes offered besides one, 
 CANDIDATES = 5  # the giver's sorties nearest a receiving dock that offer lanes to it
 MERGE_HOSTS = 2  # the receiver's sorties, nearest the lanes, tried for folding them in
 MIN_GAP_S = 300.0  # a receiver must land at least this much earlier than the giver
+FOLD_SHORTEST = 6  # a dock's shortest sorties tried in pairs for flying as one
 MIN_GAIN_S = 60.0  # a move must bring the giver's landing this much forward
 
 
@@ -124,6 +125,10 @@ def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, 
         givers = sorted((d for d in end if end[d] > mean and dock_of[d] not in stuck), key=lambda d: (-end[d], d))
         for giver in givers:
             trial = _move_from(giver, sorties, end, by_id, near, frame, no_fly_m, level, priority, upto, ends)
+            if trial is None:
+                home = by_id[dock_of[giver]]
+                folded = _fold_own(home, sorties, frame, no_fly_m, level, priority)
+                trial = (folded, {home.id}) if folded is not None else None
             if trial is not None:
                 sorties, moved_docks = trial
                 end = ends(sorties)
@@ -176,6 +181,33 @@ def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: 
         if best is not None:
             return best[1], {home.id, dock_id}
     return None
+
+
+def _fold_own(dock: DockInfo, sorties: list[Sortie], frame: MetricFrame, no_fly_m: BaseGeometry | None,
+              level: int | None, priority: dict[str, int]) -> list[Sortie] | None:
+    """`sorties` with the two short sorties of one zone at `dock` that fly fastest as one flown
+    as one, if any pair does: a dock left with fragments (a piece's last sortie, what it kept
+    of a sortie it handed on) pays a take-off, transit and recharge for each."""
+    mine = sorted((s for s in sorties if s.dock_id == dock.id and (level is None or priority.get(s.zone_id, 99) == level)),
+                  key=lambda s: (s.duration_s, s.id))[:FOLD_SHORTEST]
+    best: tuple[float, Sortie, Sortie, Sortie] | None = None
+    for i, a in enumerate(mine):
+        for b in mine[i + 1:]:
+            if a.zone_id != b.zone_id or a.meta.get("replaces") != b.meta.get("replaces") \
+                    or a.duration_s + b.duration_s > 2.0 * dock.flyer.spec.flight_budget_s:
+                continue
+            for lanes in ([*a.lanes, *b.lanes], [*b.lanes, *a.lanes]):
+                try:
+                    merged = repack(a, lanes, dock, frame, no_fly_m, f"{a.id}&")
+                except ValueError:
+                    continue
+                saved = a.duration_s + b.duration_s - merged[0].duration_s
+                if len(merged) == 1 and saved > 0 and (best is None or saved > best[0]):
+                    best = (saved, a, b, merged[0])
+    if best is None:
+        return None
+    _, a, b, merged = best
+    return [s for s in sorties if s is not a and s is not b] + [merged]
 
 
 def _give_counts(n: int) -> list[int]:
