@@ -21,6 +21,8 @@ from flight.planner.exports import geojson, qgc_plan, sortie_path, wpl, write_ex
 from flight.planner.comb import Pace
 from flight.planner.cover import strips_for_area
 from flight.planner.footprints import footprint_polygons
+from flight.planner.planner import dock_info
+from flight.planner.reassign import steal
 from flight.planner.sorties import Flight, pack
 from flight.sim.copter import Copter, Performance
 
@@ -289,6 +291,9 @@ def test_schedule_respects_charging_priority_and_the_lower_bound():
     first = [s.start_s for s in plan.sorties if s.zone_id == "first"]
     later = [s.start_s for s in plan.sorties if s.zone_id == "later"]
     assert max(first) <= min(later)
+    for drone in dock.drones:  # no recharge follows a drone's last sortie, so its longest goes last
+        mine = [s for s in plan.sorties_of(drone.id) if s.zone_id == "later"]
+        assert mine[-1].duration_s == max(s.duration_s for s in mine)
     assert plan.makespan_s == pytest.approx(max(s.start_s + s.duration_s for s in plan.sorties), abs=0.1)
 
 
@@ -302,6 +307,27 @@ def test_priority_first_finishes_priority_one_across_docks_earlier():
     assert done["u"]["urgent"] < 0.8 * done["b"]["urgent"]
     assert {s.dock_id for s in urgent_first.sorties if s.zone_id == "urgent"} == {"dock-0", "dock-1"}
     assert coverage(urgent_first, zs)["urgent"] >= 0.995
+
+
+def test_evening_out_hands_work_from_an_overloaded_dock_to_its_idle_neighbour():
+    # every strip first packed at dock 0; dock 1, 1.5 km away, has nothing to fly
+    z = zone(box(-3000, -2500, 3000, 2500), "shared")
+    alone = plan_patrol([z], [], docks_at((0, 0)))
+    docks = [dock_info(d) for d in docks_at((0, 0), (1.5, 0))]
+    frame = MetricFrame(alone.epsg)
+    before = max(s.start_s + s.duration_s for s in alone.sorties)
+    sorties, makespan = steal(list(alone.sorties), docks, {"shared": 1}, frame, None)
+    ends = {d: max(s.start_s + s.duration_s for s in sorties if s.drone_id == d) for d in ("uav-0-0", "uav-1-0")}
+    assert makespan == pytest.approx(max(ends.values()))
+    assert makespan < 0.6 * before  # two drones share what one flew
+    cycle = alone.sorties[0].duration_s * (1 + 32.0 * 60 / SPEC.flight_budget_s)
+    assert abs(ends["uav-0-0"] - ends["uav-1-0"]) < cycle  # they land within one flight + recharge of each other
+    # nothing is lost or flown twice: the same photos, still covering the zone, each sortie in budget
+    assert sum(s.photo_count for s in sorties) == sum(s.photo_count for s in alone.sorties)
+    moved = Plan(alone.name, alone.epsg, docks, sorties, alone.zones, 0, 0, 0, 0)
+    assert coverage(moved, [z])["shared"] >= 0.995
+    assert all(s.duration_s <= SPEC.flight_budget_s for s in sorties)
+    assert {s.dock_id for s in sorties} == {"dock-0", "dock-1"}
 
 
 def test_zone_inside_no_fly_airspace_is_refused_by_name():
