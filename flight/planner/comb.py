@@ -80,8 +80,24 @@ def _bounds(lat: np.ndarray, length: np.ndarray, survey: Survey, pace: Pace, fil
     for _ in range(3):
         beyond = len(bounds) - np.searchsorted(np.array(bounds), lat, side="right")
         swept = np.maximum(length - s * (1 + 2 * beyond) - survey.footprint_along_m, 0.0)
-        bounds = _group(lat[order], swept[order], s, pace, fill)
+        bounds = _odd_where_short(lat[order], swept[order], s, pace, fill)
     return bounds
+
+
+def _odd_where_short(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace, fill: float) -> list[float]:
+    """Group ends (`lat` sorted) with, when the bands are odd in number, the odd group the one
+    whose outermost strip is shortest: that group ends at the far end of that strip and flies
+    back along it to its spine (the outermost group's strips are the longest, few spines cut them)."""
+    if len(lat) % 2 == 0:
+        return _group(lat, swept, s, pace, fill, -1)
+    options = []
+    for odd in range(len(lat)):
+        bounds = _group(lat, swept, s, pace, fill, odd)
+        if odd > len(bounds):
+            break
+        last = np.searchsorted(lat, bounds[odd]) - 1 if odd < len(bounds) else len(lat) - 1
+        options.append((float(swept[last]), odd, bounds))
+    return min(options, key=lambda o: o[:2])[2]
 
 
 def _laid(quarter: BaseGeometry, bounds: list[float], far: float, dock_xy: tuple[float, float], away: int, up: int,
@@ -118,15 +134,16 @@ def _laid(quarter: BaseGeometry, bounds: list[float], far: float, dock_xy: tuple
     return [Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, i) for i, s in enumerate(out)]
 
 
-def _group(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace, fill: float) -> list[float]:
+def _group(lat: np.ndarray, swept: np.ndarray, s: float, pace: Pace, fill: float, odd: int) -> list[float]:
     """Sideways offsets where one group of strips ends and the next begins: each group an even
-    count of strips (so it ends by the dock line) that fits, with its two spines, in `fill` × budget."""
+    count of strips (so it ends by the dock line), group `odd` an odd count, that fits, with
+    its two spines, in `fill` × budget."""
     bounds: list[float] = []
     inner, t, count = 0.0, 0.0, 0
     for y, length in zip(lat, swept):
         step = length / pace.speed + pace.change_s
         total = pace.vertical_s + (inner + y + s) / pace.speed + t + step
-        if count >= 2 and count % 2 == 0 and total + step > fill * pace.budget_s:
+        if count >= 2 and count % 2 == (len(bounds) == odd) and total + step > fill * pace.budget_s:
             bounds.append(y - s / 2)
             inner, t, count = y - s / 2, 0.0, 0
         t += step

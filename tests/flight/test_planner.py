@@ -219,9 +219,9 @@ def test_wide_share_is_combed_so_sorties_photograph_on_their_way_out_and_home():
         assert_flies_as_planned(plan, s)
 
 
-def test_comb_spines_lead_straight_into_their_strips():
-    """A group's way out ends where its strips start and its way back starts where they end: the
-    legs at the corners between a spine and a strip are about one spacing, not a hop back along."""
+@pytest.fixture(scope="module")
+def combed_square():
+    """The 8 km square round one central dock, combed and packed: (sorties, survey)."""
     z = zone(box(-4000, -4000, 4000, 4000), "square")
     survey = survey_for(z, CAMERA, SPEC)
     flight = Flight(SPEC, (X0, Y0), z.altitude_agl_m)
@@ -229,6 +229,13 @@ def test_comb_spines_lead_straight_into_their_strips():
     pace = Pace(flight.speed, flight.transit, change_s, SPEC.flight_budget_s, flight.vertical_s)
     area = affinity.translate(box(-4000, -4000, 4000, 4000), X0, Y0)
     packed = pack(strips_for_area(area, (X0, Y0), survey, flight.speed, change_s, None, 0.0, pace), flight, "square")
+    return packed, survey
+
+
+def test_comb_spines_lead_straight_into_their_strips(combed_square):
+    """A group's way out ends where its strips start and its way back starts where they end: the
+    legs at the corners between a spine and a strip are about one spacing, not a hop back along."""
+    packed, survey = combed_square
 
     def heading(s) -> float:
         return math.atan2(s.y1 - s.y0, s.x1 - s.x0)
@@ -236,7 +243,17 @@ def test_comb_spines_lead_straight_into_their_strips():
     corners = [math.dist((a.x1, a.y1), (b.x0, b.y0)) / survey.spacing_m
                for p in packed for a, b in zip(p.strips, p.strips[1:]) if abs(math.sin(heading(a) - heading(b))) > 0.9]
     assert len(corners) > 40
-    assert np.quantile(corners, 0.9) < 1.3  # an odd last group still flies back from the far end of its strip
+    assert np.quantile(corners, 0.9) < 1.3  # an odd group still flies back from the far end of its strip
+
+
+def test_comb_odd_group_flies_back_along_short_strips(combed_square):
+    """Each quarter of the square has an odd count of bands, so one group ends at the far end of a
+    strip and flies back along it: the innermost group, whose strips the spines cut shortest (an odd
+    outermost group flew back 3.9 km, the full length of a quarter's strip)."""
+    packed, _ = combed_square
+    longest = max(s.length for p in packed for s in p.strips)
+    legs = [math.dist((a.x1, a.y1), (b.x0, b.y0)) for p in packed for a, b in zip(p.strips, p.strips[1:])]
+    assert max(legs) < 0.6 * longest
 
 
 def assert_flies_as_planned(plan: Plan, s) -> None:
