@@ -2,8 +2,10 @@
 
 For each scenario (configs/quzhou.yaml: ~700 km², 23 drones; configs/quzhou_2000.yaml:
 ~2,000 km², 70 drones) one run plans with
-  * flight.planner.plan_patrol (cells, per-cell direction, power-diagram dock balance,
-    dock-line split, efficiency-cut sorties, list schedule), and
+  * flight.planner.plan_patrol (power-diagram dock balance over five damped rounds, dock-line
+    split, a layout per quarter of each dock piece: comb or cells along either axis,
+    efficiency-cut sorties, list schedule with each drone's longest sortie last, then
+    evening out of finish times between neighbouring docks), and
   * a baseline as an operator would do it with QGroundControl: one boustrophedon per zone
     along the zone's long axis, strips running from the first to the last crossing of the
     zone (so it flies across concave notches), kept out of no-fly airspace, cut into
