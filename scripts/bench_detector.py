@@ -153,7 +153,7 @@ def bench_raw(frames, args, backend: str, tile: int) -> dict:
 def bench_sahi(frames, args, slice_px: int | None, label: str, repeats: int) -> dict | None:
     try:
         import torch
-        from sahi import AutoDetectionModel
+        from sahi.models.ultralytics import UltralyticsDetectionModel
         from sahi.predict import get_sliced_prediction
     except ImportError:
         return None
@@ -162,9 +162,9 @@ def bench_sahi(frames, args, slice_px: int | None, label: str, repeats: int) -> 
     if not weights.exists():
         print(f"SAHI skipped: {weights} not found")
         return None
-    # a local .pt file (checked above); YOLO_OFFLINE is set at the top, so nothing is fetched
-    model = AutoDetectionModel.from_pretrained(model_type="ultralytics", model_path=str(weights), confidence_threshold=min(card.conf_thresholds.values()),
-                                               device="cpu", image_size=card.input_size * 2)
+    # SAHI's Ultralytics wrapper opens the local .pt checked above (YOLO(path)); nothing is fetched
+    model = UltralyticsDetectionModel(model_path=str(weights), confidence_threshold=min(card.conf_thresholds.values()),
+                                      device="cpu", image_size=card.input_size * 2)
     torch.set_num_threads(args.threads)
     passes = []
     for _ in range(repeats):
