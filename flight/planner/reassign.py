@@ -103,6 +103,9 @@ def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, 
     def upto(s: Sortie) -> bool:
         return level is None or priority.get(s.zone_id, 99) <= level
 
+    def movable(s: Sortie) -> bool:
+        return level is None or priority.get(s.zone_id, 99) == level
+
     def ends(ss: list[Sortie], touched: set[str] | None = None, base: dict[str, float] | None = None) -> dict[str, float]:
         """Finish times of `ss`; with `touched`, only those docks are scheduled again, the rest kept from `base`."""
         if touched is None:
@@ -124,10 +127,10 @@ def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, 
         mean = sum(end.values()) / len(end)
         givers = sorted((d for d in end if end[d] > mean and dock_of[d] not in stuck), key=lambda d: (-end[d], d))
         for giver in givers:
-            trial = _move_from(giver, sorties, end, by_id, near, frame, no_fly_m, level, priority, upto, ends)
+            home = by_id[dock_of[giver]]
+            trial = _move_from(giver, home, sorties, end, by_id, near, frame, no_fly_m, movable, ends)
             if trial is None:
-                home = by_id[dock_of[giver]]
-                folded = _fold_own(home, sorties, frame, no_fly_m, level, priority)
+                folded = _fold_own(home, sorties, frame, no_fly_m, movable)
                 trial = (folded, {home.id}) if folded is not None else None
             if trial is not None:
                 sorties, moved_docks = trial
@@ -141,18 +144,17 @@ def _even_out(sorties: list[Sortie], docks: list[DockInfo], priority: dict[str, 
     return sorties
 
 
-def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: dict[str, DockInfo],
+def _move_from(giver: str, home: DockInfo, sorties: list[Sortie], end: dict[str, float], by_id: dict[str, DockInfo],
                near: dict[str, list[str]], frame: MetricFrame, no_fly_m: BaseGeometry | None,
-               level: int | None, priority: dict[str, int], upto, ends) -> tuple[list[Sortie], set[str]] | None:
+               movable, ends) -> tuple[list[Sortie], set[str]] | None:
     """A move of strips from `giver`'s dock that evens out finish times, and the docks it touched.
 
     Receivers are nearby docks whose drone lands earlier, earliest first; to each, the giver's
     sorties nearest that dock offer their nearest few lanes, a quarter, half or all, and of the
     moves that qualify the one adding the least flight time is made (moving strips away
     from their own dock costs transit)."""
-    home = by_id[next(d for d in by_id if any(r.id == giver for r in by_id[d].drones))]
     limit = end[giver]
-    mine = [s for s in sorties if s.drone_id == giver and (level is None or priority.get(s.zone_id, 99) == level)]
+    mine = [s for s in sorties if s.drone_id == giver and movable(s)]
     drone_end = {d: min((end[r.id] for r in by_id[d].drones if r.id in end), default=math.inf) for d in near[home.id]}
     for dock_id in sorted((d for d in near[home.id] if drone_end[d] < limit - MIN_GAP_S), key=lambda d: (drone_end[d], d)):
         dock = by_id[dock_id]
@@ -184,11 +186,11 @@ def _move_from(giver: str, sorties: list[Sortie], end: dict[str, float], by_id: 
 
 
 def _fold_own(dock: DockInfo, sorties: list[Sortie], frame: MetricFrame, no_fly_m: BaseGeometry | None,
-              level: int | None, priority: dict[str, int]) -> list[Sortie] | None:
+              movable) -> list[Sortie] | None:
     """`sorties` with the two short sorties of one zone at `dock` that fly fastest as one flown
     as one, if any pair does: a dock left with fragments (a piece's last sortie, what it kept
     of a sortie it handed on) pays a take-off, transit and recharge for each."""
-    mine = sorted((s for s in sorties if s.dock_id == dock.id and (level is None or priority.get(s.zone_id, 99) == level)),
+    mine = sorted((s for s in sorties if s.dock_id == dock.id and movable(s)),
                   key=lambda s: (s.duration_s, s.id))[:FOLD_SHORTEST]
     best: tuple[float, Sortie, Sortie, Sortie] | None = None
     for i, a in enumerate(mine):
