@@ -61,17 +61,32 @@ class Airspace:
         pts = [p, *self.via(p, q), q]
         return sum(math.dist(a, b) for a, b in zip(pts, pts[1:]))
 
-    def _shortest(self, p: Point2, q: Point2) -> list[Point2]:
-        nodes = [p, q, *self.corners]
-        xy = np.array(nodes)
-        i, j = np.triu_indices(len(nodes), 1)
-        lines = shapely.linestrings(np.stack([xy[i], xy[j]], 1))
-        ok = ~shapely.intersects(lines, self.block)
+    @functools.cached_property
+    def _corner_graph(self) -> dict[int, list[tuple[int, float]]]:
+        """Clear legs between corners (node k + 2 is corner k), found once: every route shares them."""
+        xy = np.array(self.corners).reshape(-1, 2)
+        i, j = np.triu_indices(len(xy), 1)
+        ok = ~shapely.intersects(shapely.linestrings(np.stack([xy[i], xy[j]], 1)), self.block)
         graph: dict[int, list[tuple[int, float]]] = {}
         for a, b in zip(i[ok].tolist(), j[ok].tolist()):
-            d = math.dist(nodes[a], nodes[b])
-            graph.setdefault(a, []).append((b, d))
-            graph.setdefault(b, []).append((a, d))
+            d = math.dist(self.corners[a], self.corners[b])
+            graph.setdefault(a + 2, []).append((b + 2, d))
+            graph.setdefault(b + 2, []).append((a + 2, d))
+        return graph
+
+    def _shortest(self, p: Point2, q: Point2) -> list[Point2]:
+        nodes = [p, q, *self.corners]
+        ends = np.array([p, q])
+        corners = np.array(self.corners).reshape(-1, 2)
+        starts = np.concatenate([ends[[0]], np.repeat(ends, len(corners), 0)])
+        stops = np.concatenate([ends[[1]], np.tile(corners, (2, 1))])
+        ok = ~shapely.intersects(shapely.linestrings(np.stack([starts, stops], 1)), self.block)
+        extra: dict[int, list[tuple[int, float]]] = {}  # the legs from p and to q, added to the corners' own
+        for (a, b), clear in zip([(0, 1)] + [(e, k + 2) for e in (0, 1) for k in range(len(corners))], ok.tolist()):
+            if clear:
+                d = math.dist(nodes[a], nodes[b])
+                extra.setdefault(a, []).append((b, d))
+                extra.setdefault(b, []).append((a, d))
         best = {0: 0.0}
         prev: dict[int, int] = {}
         heap = [(0.0, 0)]
@@ -81,7 +96,7 @@ class Airspace:
                 break
             if d > best.get(a, math.inf):
                 continue
-            for b, w in graph.get(a, []):
+            for b, w in (*self._corner_graph.get(a, ()), *extra.get(a, ())):
                 if d + w < best.get(b, math.inf):
                     best[b], prev[b] = d + w, a
                     heapq.heappush(heap, (d + w, b))

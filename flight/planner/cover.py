@@ -23,7 +23,8 @@ RELANE_GAIN = 0.9  # a cell takes its own direction when that flies in 90 % of t
 
 def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Survey, speed: float,
                     change_s: float, no_fly: BaseGeometry | None, transit_per_m: float = 0.0,
-                    pace: Pace | None = None, angle: float | None = None) -> list[Strip]:
+                    pace: Pace | None = None, angle: float | None = None,
+                    picks: dict[tuple[int, int], tuple[int, int]] | None = None) -> list[Strip]:
     """Ordered strips covering `area` (metres) for sorties flown from the dock at `dock_xy`.
 
     Strips run along the area's cheapest sweep direction, and the area is cut by the line
@@ -31,7 +32,8 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
     a sortie flies out along one strip and back along the next instead of transiting.
     `speed` is the survey speed, `change_s` the time of one strip change (turn + leg across).
     With `pace`, each quarter is combed (flight.planner.comb) or cut into cells, along either axis.
-    `angle` (radians) skips the search for the sweep direction when the caller already knows it.
+    `angle` (radians) skips the search for the sweep direction when the caller already knows it;
+    `picks` likewise remembers each quarter's layout (see `_mixed`).
     """
     if angle is None:
         angle = best_angle(area, survey, speed, change_s, dock_xy, transit_per_m=transit_per_m)
@@ -41,7 +43,7 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
     halves = [rotated.intersection(box(minx - 1, miny - 1, dock_xy[0], maxy + 1)),
               rotated.intersection(box(dock_xy[0], miny - 1, maxx + 1, maxy + 1))]
     if pace is not None:
-        return _mixed(halves, dock_xy, angle, survey, speed, change_s, guard, pace)
+        return _mixed(halves, dock_xy, angle, survey, speed, change_s, guard, pace, {} if picks is None else picks)
     out = _cells(halves[0], dock_xy, angle, survey, speed, change_s, guard, 0)
     out += _cells(halves[1], dock_xy, angle, survey, speed, change_s, guard, max((s.cell for s in out), default=-1) + 1)
     out.sort(key=lambda s: s.cell)  # stable: keeps band order inside each cell
@@ -49,19 +51,35 @@ def strips_for_area(area: BaseGeometry, dock_xy: tuple[float, float], survey: Su
 
 
 def _mixed(halves: list[BaseGeometry], dock_xy: tuple[float, float], angle: float, survey: Survey, speed: float,
-           change_s: float, guard: BaseGeometry | None, pace: Pace) -> list[Strip]:
+           change_s: float, guard: BaseGeometry | None, pace: Pace,
+           picks: dict[tuple[int, int], tuple[int, int]]) -> list[Strip]:
     """Each quarter (one side of the dock line and of the sweep axis) combed or cut into cells,
     along the sweep or across it, whichever the packer flies with the least time beyond the
     strips: the comb pays where a quarter is wide beside the dock, cells where it is small,
-    ragged or off to one side. Quarters all start by the dock, so sorties run on between them."""
+    ragged or off to one side. Quarters all start by the dock, so sorties run on between them.
+
+    `picks` holds each quarter's choice (axis, layout) and is filled in for quarters it lacks:
+    an area whose border moved a little is laid out the same way again without packing every
+    layout to judge them (most of the cost)."""
     judge = pace.flight(dock_xy, survey)
     out: list[Strip] = []
     for away, half in zip((-1, 1), halves):
         for up, quarter in quarters(half, dock_xy):
-            options = [o for turn, side in ((0.0, (away, up)), (math.pi / 2, (up, -away)))  # the quarter's other axis too
-                       for o in _layouts(rotate_to_sweep(quarter, turn, dock_xy), dock_xy, side, angle + turn, survey,
-                                         speed, change_s, guard, pace) if o]
-            best = min(options, key=lambda o: _overhead_s(o, judge), default=[])
+            axes = ((0.0, (away, up)), (math.pi / 2, (up, -away)))  # the quarter's other axis too
+
+            def laid(a: int) -> list[list[Strip]]:
+                turn, side = axes[a]
+                return _layouts(rotate_to_sweep(quarter, turn, dock_xy), dock_xy, side, angle + turn, survey, speed,
+                                change_s, guard, pace)
+
+            a, k = picks.get((away, up), (0, -1))
+            layouts = {a: laid(a)} if k >= 0 else {}
+            if not 0 <= k < len(layouts.get(a, [])) or not layouts[a][k]:
+                layouts = {a: laid(a) for a in range(len(axes))}
+                options = [(_overhead_s(o, judge), a, k) for a, axis in layouts.items() for k, o in enumerate(axis) if o]
+                _, a, k = min(options, default=(0.0, 0, -1))
+                picks[away, up] = (a, k)
+            best = layouts[a][k] if k >= 0 else []
             first = len(out) and out[-1].cell + 1
             out.extend(Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, first + s.cell) for s in best)
     return out

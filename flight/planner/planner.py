@@ -20,6 +20,7 @@ from detector.geo import MetricFrame
 from flight.assets import Dock, NoFlyZone, PatrolZone
 from flight.mission import Sortie
 from flight.planner.airspace import Airspace, airspace_near
+from flight.planner.border import Packing, even_borders
 from flight.planner.comb import Pace
 from flight.planner.cover import strips_for_area
 from flight.planner.errors import PlanningError
@@ -36,6 +37,8 @@ from flight.planner.survey import Survey, survey_for
 MIN_PIECE_M2 = 1.0
 SWEEP_SHARE = 0.8  # typical share of a sortie spent sweeping, for the partition's transit estimate
 EXCESS_SHARE = 0.3  # share of a split's worst excess over the mean that evening out does not remove
+
+Layouts = dict[tuple[str, str], dict[tuple[int, int], tuple[int, int]]]  # (dock, zone) → each quarter's layout
 
 
 @dataclass(frozen=True)
@@ -120,21 +123,38 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
                   for s in sites]
     scale = np.ones(len(sites))
     weights = None
-    best: tuple[float, list[Sortie]] | None = None
+    best: tuple[float, list[Packing[list[Sortie]]], Layouts] | None = None
     shapes: dict[tuple[str, str], tuple[float, int]] = {}
     for _ in range(max(1, rounds)):
         weights = balance(centres, cell_work, dock_sites, scale, weights)
         shares = _shares(power_cells(dock_sites, weights, bounds), areas, sites, zones)
-        sorties = [s for site, share in zip(sites, shares)
-                   for s in _dock_sorties(site, share, zones, surveys, frame, no_fly_m, shapes)]
-        actual = _drone_time(sorties, sites)
+        layouts: Layouts = {}
+        packings = [_packing(site, share, zones, surveys, frame, no_fly_m, shapes, layouts)
+                    for site, share in zip(sites, shares)]
+        actual = np.array([p.busy_s for p in packings])
         if best is None or _evened(actual) < best[0]:
-            best = (_evened(actual), sorties)
+            best = (_evened(actual), packings, layouts)
         estimate = loads(centres, cell_work, dock_sites, scale, weights)
         known = (estimate > 0) & (actual > 0)
         scale = scale * np.where(known, actual / np.maximum(estimate, 1e-9), 1.0) ** 0.5
         scale = scale / scale.mean()
-    return best[1]
+
+    def repack(i: int, share: list[BaseGeometry]) -> Packing[list[Sortie]] | None:
+        try:
+            return _packing(sites[i], share, zones, surveys, frame, no_fly_m, shapes, best[2])
+        except PlanningError:
+            return None
+
+    evened = even_borders(best[1], [s.xy for s in sites], repack)
+    return [s for p in evened for s in p.result]
+
+
+def _packing(site: _Site, share: list[BaseGeometry], zones, surveys, frame: MetricFrame, no_fly_m,
+             shapes, layouts: Layouts) -> Packing[list[Sortie]]:
+    """A dock's sorties for its share, and flight plus recharge seconds per drone."""
+    sorties = _dock_sorties(site, share, zones, surveys, frame, no_fly_m, shapes, layouts)
+    busy = sum(s.duration_s + recharge_s(s.duration_s, site.info, site.flyer) for s in sorties)
+    return Packing(share, busy / len(site.info.drones), sorties)
 
 
 def _coverage_area(zone_m: BaseGeometry, no_fly_m: BaseGeometry | None) -> BaseGeometry:
@@ -181,27 +201,32 @@ def _shares(cells: list[BaseGeometry], areas: list[BaseGeometry], sites: list[_S
 
 
 def _dock_sorties(site: _Site, share: list[BaseGeometry], zones, surveys: dict[tuple[str, str], Survey],
-                  frame: MetricFrame, no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], tuple[float, int]]) -> list[Sortie]:
+                  frame: MetricFrame, no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], tuple[float, int]],
+                  layouts: Layouts) -> list[Sortie]:
     out: list[Sortie] = []
     for zone, piece in zip(zones, share):
         if piece.is_empty or piece.area <= MIN_PIECE_M2:
             continue
         survey = surveys[site.info.id, zone.id]
         flight = site.flight(zone.altitude_agl_m)
-        for k, packed in enumerate(_cheapest(piece, site, zone, survey, flight, no_fly_m, shapes)):
+        picks = layouts.setdefault((site.info.id, zone.id), {})
+        for k, packed in enumerate(_cheapest(piece, site, zone, survey, flight, no_fly_m, shapes, picks)):
             out.append(make_sortie(f"{site.info.id}.{zone.id}.{k:03d}", site.info, zone.id, packed.strips,
                                    packed.duration_s, packed.sweep_s, survey, frame, flight))
     return out
 
 
 def _cheapest(piece: BaseGeometry, site: _Site, zone: PatrolZone, survey: Survey, flight: Flight,
-              no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], tuple[float, int]]) -> list[Packed]:
+              no_fly_m: BaseGeometry | None, shapes: dict[tuple[str, str], tuple[float, int]],
+              picks: dict[tuple[int, int], tuple[int, int]]) -> list[Packed]:
     """Sorties for one dock's piece of one zone, cells or comb, whichever flies in less time: the
     comb pays where the share is wide beside the dock, cells where it is small or ragged.
 
     `shapes` remembers the sweep direction and the choice per dock and zone: a later balancing
     round moves the piece's borders a little and packs it only the way that won, along the
-    same direction, at a fraction of the cost."""
+    same direction, at a fraction of the cost. `picks` holds (and gets) the layout of each
+    quarter (`cover._mixed`): the balancing rounds judge them afresh, moving one border
+    afterwards (`border`) keeps them."""
     change_s = flight.change_s(survey.spacing_m)
     transit_per_m = 2.0 / (flight.transit * SWEEP_SHARE * flight.spec.flight_budget_s)
     paces = (None, Pace(flight.speed, flight.transit, change_s, flight.spec.flight_budget_s, flight.vertical_s))
@@ -213,10 +238,11 @@ def _cheapest(piece: BaseGeometry, site: _Site, zone: PatrolZone, survey: Survey
     for i, pace in enumerate(paces):
         if won is not None and won != i:
             continue
-        strips = strips_for_area(piece, site.xy, survey, flight.speed, change_s, no_fly_m, transit_per_m, pace, angle)
+        strips = strips_for_area(piece, site.xy, survey, flight.speed, change_s, no_fly_m, transit_per_m, pace, angle,
+                                 picks)
         packed = pack(strips, flight, f"patrol zone {zone.id!r} from dock {site.info.id!r}")
         options.append((sum(p.duration_s for p in packed), i, packed))
-    _, won, packed = min(options)
+    _, won, packed = min(options, key=lambda o: o[:2])
     shapes[key] = (angle, won)
     return packed
 
@@ -225,16 +251,6 @@ def _evened(busy: np.ndarray) -> float:
     """What a round's split should land at once `steal` has evened it out: the mean work per
     drone, plus a share of the worst excess, which moving strips between docks costs transit."""
     return float(busy.mean() + EXCESS_SHARE * (busy.max() - busy.mean()))
-
-
-def _drone_time(sorties: list[Sortie], sites: list[_Site]) -> np.ndarray:
-    """Flight plus recharge seconds per drone at each dock."""
-    index = {s.info.id: i for i, s in enumerate(sites)}
-    total = np.zeros(len(sites))
-    for s in sorties:
-        site = sites[index[s.dock_id]]
-        total[index[s.dock_id]] += s.duration_s + recharge_s(s.duration_s, site.info, site.flyer)
-    return total / np.array([len(s.info.drones) for s in sites])
 
 
 def _finish(name, frame, infos, sites, zones, areas, sorties, makespan, centres, no_fly) -> Plan:
