@@ -18,6 +18,7 @@ from detector.geo import MetricFrame
 from flight.assets import Dock, Drone, DroneSpec, NoFlyZone, PatrolZone
 from flight.planner import Plan, PlanningError, plan_patrol, replan, survey_for
 from flight.planner.exports import geojson, qgc_plan, sortie_path, wpl, write_exports
+from flight.planner.border import Packing, even_borders
 from flight.planner.comb import Pace
 from flight.planner.cover import strips_for_area
 from flight.planner.footprints import footprint_polygons
@@ -345,6 +346,34 @@ def test_evening_out_hands_work_from_an_overloaded_dock_to_its_idle_neighbour():
     assert coverage(moved, [z])["shared"] >= 0.995
     assert all(s.duration_s <= SPEC.flight_budget_s for s in sorties)
     assert {s.dock_id for s in sorties} == {"dock-0", "dock-1"}
+
+
+def test_border_moves_from_the_busier_dock_until_both_are_about_as_busy():
+    # two docks 4 km apart split an 8 × 5 km zone at x = +1 km: dock 0 has 5/8 of it
+    z = zone(box(-4000, -2500, 4000, 2500), "split")
+    survey = survey_for(z, CAMERA, SPEC)
+    xy = [(X0 - 2000.0, Y0), (X0 + 2000.0, Y0)]
+    area = affinity.translate(box(-4000, -2500, 4000, 2500), X0, Y0)
+
+    def repack(i: int, share: list) -> Packing:
+        flight = Flight(SPEC, xy[i], z.altitude_agl_m)
+        change_s = flight.change_s(survey.spacing_m)
+        pace = Pace(flight.speed, flight.transit, change_s, SPEC.flight_budget_s, flight.vertical_s)
+        strips = strips_for_area(share[0], xy[i], survey, flight.speed, change_s, None, 0.0, pace)
+        packed = pack(strips, flight, f"dock {i}")
+        return Packing(share, sum(p.duration_s for p in packed), packed)
+
+    line = X0 + 1000.0
+    before = [repack(0, [area.intersection(box(X0 - 5000, Y0 - 3000, line, Y0 + 3000))]),
+              repack(1, [area.intersection(box(line, Y0 - 3000, X0 + 5000, Y0 + 3000))])]
+    assert before[0].busy_s > before[1].busy_s + 3 * SPEC.flight_budget_s
+    after = even_borders(before, xy, repack)
+    assert max(p.busy_s for p in after) < before[0].busy_s - 2 * SPEC.flight_budget_s
+    assert abs(after[0].busy_s - after[1].busy_s) < SPEC.flight_budget_s / 4  # a slab is any size: not a whole sortie
+    a, b = after[0].share[0], after[1].share[0]
+    assert a.intersection(b).area < 1.0  # nothing flown twice ...
+    assert shapely.symmetric_difference(a.union(b), area).area < 1.0  # ... and nothing dropped
+    assert a.area < before[0].share[0].area and a.bounds[2] < line  # the slab went from dock 0 to dock 1
 
 
 def test_zone_inside_no_fly_airspace_is_refused_by_name():
