@@ -1,8 +1,9 @@
 """plan_patrol: zones, no-fly airspace and docks → a Plan that photographs every zone once.
 
 Pipeline: check inputs → project to metres → balance the city between docks (power diagram,
-re-weighted from the sorties actually packed) → strips per dock share of each zone → sorties
-that fit one battery → schedule on the docks' drones → measure coverage and the lower bound.
+re-weighted from the sorties actually packed, then borders moved between neighbours) → strips
+per dock share of each zone → sorties that fit one battery → schedule on the docks' drones →
+measure coverage and the lower bound.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
     (transit is what the grid estimate gets wrong), by the square root of each dock's
     actual / estimated ratio: the full ratio over-corrects, since a dock's packing changes with
     its borders, and the split swings round by round instead of settling. The round that
-    should end earliest once evened out is kept.
+    should end earliest once evened out is kept, and its borders are then moved one at a time
+    between a busy dock and a less busy neighbour (`border.even_borders`).
     """
     ref = sites[0]
     work = [WorkArea(a, 1.0 / (surveys[ref.info.id, z.id].spacing_m * ref.flyer.spec.cruise_speed_m_s))
