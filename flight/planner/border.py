@@ -28,8 +28,8 @@ TOUCH_M = 1.0  # areas this close share a border
 MIN_GAP_S = 120.0  # a receiver must be at least this much less busy than the giver
 MIN_GAIN_S = 30.0  # a move must make the busier of the two this much less busy than the giver was
 SHARES = (1.0, 0.5)  # share of the estimated evening-out slab tried, in turn
-MAX_MOVES = 300
-GRID_M = 0.01
+MAX_MOVES = 300  # turns of a giver, moved or not: a bound, not reached on the Quzhou configs
+GRID_M = 0.01  # metres: pieces are snapped to this grid after a cut
 
 
 @dataclass
@@ -45,7 +45,8 @@ def even_borders(packings: list[Packing[T]], xy: list[tuple[float, float]],
                  repack: Callable[[int, list[BaseGeometry]], Packing[T] | None]) -> list[Packing[T]]:
     """Move slabs of area from the busiest docks to touching neighbours that are less busy.
 
-    The busiest dock not yet stuck gives first, to its least busy touching neighbour first;
+    The busiest dock not yet stuck gives first (only docks busier than the mean give), to its
+    least busy touching neighbour first;
     the slab is cut along a line across the way to the receiver, as deep as should even the
     two out at each one's busy seconds per square metre (half that, if it overshoots). A move
     is kept if both docks end less busy than the giver was. `repack` packs dock i's new share
