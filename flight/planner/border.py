@@ -87,9 +87,9 @@ def _give(giver: Packing[T], receiver: Packing[T], giver_xy: tuple[float, float]
           repack_receiver: Callable[[list[BaseGeometry]], Packing[T] | None]) -> tuple[Packing[T], Packing[T]] | None:
     """The two docks' packings once a slab of the giver's area facing the receiver is the receiver's, if
     that leaves both less busy than the giver was."""
-    share = [shapely.make_valid(p) for p in giver.share]
-    mine = shapely.make_valid(unary_union([p for p in share if not p.is_empty]))
-    theirs = [shapely.make_valid(q) for q in receiver.share]
+    share = [_polygonal(p) for p in giver.share]
+    mine = shapely.union_all(share, grid_size=GRID_M)
+    theirs = [_polygonal(q) for q in receiver.share]
     if mine.is_empty or not any(not q.is_empty and shapely.dwithin(mine, q, TOUCH_M) for q in theirs):
         return None
     rates = giver.busy_s / mine.area + receiver.busy_s / max(_area(theirs), 1.0)  # busy seconds per m², both
@@ -98,18 +98,20 @@ def _give(giver: Packing[T], receiver: Packing[T], giver_xy: tuple[float, float]
         slab = _slab(mine, giver_xy, receiver_xy, part * (giver.busy_s - receiver.busy_s) / rates)
         if slab is None:
             continue
-        got = repack_receiver([_polygonal(q.union(p.intersection(slab))) for p, q in zip(share, theirs)])
+        got = repack_receiver([_polygonal(shapely.union(q, _polygonal(shapely.intersection(p, slab, grid_size=GRID_M)),
+                                                        grid_size=GRID_M)) for p, q in zip(share, theirs)])
         if got is None or got.busy_s >= limit:
             continue
-        kept = repack_giver([_polygonal(p.difference(slab)) for p in share])
+        kept = repack_giver([_polygonal(shapely.difference(p, slab, grid_size=GRID_M)) for p in share])
         if kept is not None and kept.busy_s < limit:
             return kept, got
     return None
 
 
 def _polygonal(g: BaseGeometry) -> BaseGeometry:
-    """`g` on a centimetre grid (a slivered cut can turn invalid once rotated to sweep) and
-    without the lines and points a cut along a border can leave."""
+    """`g` on a centimetre grid, without the lines and points a cut along a border can leave:
+    cuts are made on that grid (snap-rounding overlay, robust where plain overlay of nearly
+    parallel edges fails), and a slivered piece can otherwise turn invalid once rotated to sweep."""
     g = shapely.set_precision(shapely.make_valid(g), GRID_M)
     parts = [p for p in shapely.get_parts(g) if p.area > 0]
     return unary_union(parts) if parts else Polygon()
@@ -138,8 +140,8 @@ def _slab(mine: BaseGeometry, giver_xy: tuple[float, float], receiver_xy: tuple[
 
     def beyond(offset: float) -> BaseGeometry:
         base = np.asarray(giver_xy) + u * offset
-        return mine.intersection(Polygon([base + across * size, base - across * size,
-                                          base - across * size + u * size, base + across * size + u * size]))
+        return shapely.intersection(mine, Polygon([base + across * size, base - across * size, base - across * size + u * size,
+                                                   base + across * size + u * size]), grid_size=GRID_M)
 
     lo, hi = near, far  # beyond(hi) is empty, beyond(lo) is all of it
     if mine.area <= area_m2:
