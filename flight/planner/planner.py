@@ -30,7 +30,7 @@ from flight.planner.items import make_sortie
 from flight.planner.partition import DockSite, WorkArea, balance, grid_work, loads, power_cells
 from flight.planner.plan import DockInfo, DroneInfo, Plan, ZoneReport
 from flight.planner.reassign import steal
-from flight.planner.schedule import lower_bound_s, recharge_s
+from flight.planner.schedule import assign, lower_bound_s, recharge_s
 from flight.planner.sorties import Flight, Packed, pack
 from flight.planner.strips import best_angle
 from flight.planner.survey import Survey, survey_for
@@ -148,6 +148,13 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
             return None
 
     evened = even_borders(best[1], [s.xy for s in sites], repack)
+    priority = {z.id: z.priority for z in zones}
+
+    def landing(p: Packing[list[Sortie]] | None, i: int) -> Packing[list[Sortie]] | None:
+        return None if p is None else Packing(p.share, assign(p.result, [sites[i].info], priority), p.result)
+
+    evened = even_borders([landing(p, i) for i, p in enumerate(evened)], [s.xy for s in sites],
+                          lambda i, share: landing(repack(i, share), i))
     return [s for p in evened for s in p.result]
 
 
