@@ -2,8 +2,9 @@
 
 For each scenario (configs/quzhou.yaml: ~700 km², 23 drones; configs/quzhou_2000.yaml:
 ~2,000 km², 70 drones) one run plans with
-  * flight.planner.plan_patrol (power-diagram dock balance over five damped rounds, then
-    borders moved between neighbouring docks until they are about as busy, dock-line split,
+  * flight.planner.plan_patrol (power-diagram dock balance over six damped rounds, then
+    borders moved between neighbouring docks until they are about as busy and then until
+    they land about together, dock-line split,
     a layout per quarter of each dock piece: comb or cells along either axis,
     efficiency-cut sorties, list schedule with each drone's longest sortie last, then
     evening out of finish times between neighbouring docks), and

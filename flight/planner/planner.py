@@ -65,7 +65,7 @@ def dock_info(dock: Dock) -> DockInfo:
 
 
 def plan_patrol(zones: list[PatrolZone] | tuple[PatrolZone, ...], no_fly: list[NoFlyZone] | tuple[NoFlyZone, ...],
-                docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 5,
+                docks: list[Dock] | tuple[Dock, ...], name: str = "patrol", rounds: int = 6,
                 priority_first: bool = False) -> Plan:
     """Plan one complete patrol of `zones` from `docks`, avoiding `no_fly`. Deterministic.
 
