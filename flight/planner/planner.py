@@ -113,7 +113,7 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
     actual / estimated ratio: the full ratio over-corrects, since a dock's packing changes with
     its borders, and the split swings round by round instead of settling. The round that
     should end earliest once evened out is kept, and its borders are then moved one at a time
-    between a busy dock and a less busy neighbour (`border.even_borders`).
+    between a busy dock and a less busy neighbour (`_move_borders`).
     """
     ref = sites[0]
     work = [WorkArea(a, 1.0 / (surveys[ref.info.id, z.id].spacing_m * ref.flyer.spec.cruise_speed_m_s))
@@ -141,21 +141,31 @@ def _balanced_sorties(zones, areas, sites: list[_Site], surveys, frame: MetricFr
         scale = scale * np.where(known, actual / np.maximum(estimate, 1e-9), 1.0) ** 0.5
         scale = scale / scale.mean()
 
-    def repack(i: int, share: list[BaseGeometry]) -> Packing[list[Sortie]] | None:
+    evened = _move_borders(best[1], best[2], sites, zones, surveys, frame, no_fly_m, shapes)
+    return [s for p in evened for s in p.result]
+
+
+def _move_borders(packings: list[Packing[list[Sortie]]], layouts: Layouts, sites: list[_Site], zones, surveys,
+                  frame: MetricFrame, no_fly_m, shapes) -> list[Packing[list[Sortie]]]:
+    """Borders moved between neighbours in two passes: the first evens out work (flight and
+    recharge per drone), which changes smoothly as a border moves; the second evens out when
+    the drones land as scheduled, with no recharge after each one's last sortie, so a dock
+    whose last sortie is short lands later for the same work. Evening out landings alone
+    gets stuck sooner: a slab more or less changes which sortie is last."""
+    xy = [s.xy for s in sites]
+    priority = {z.id: z.priority for z in zones}
+
+    def work(i: int, share: list[BaseGeometry]) -> Packing[list[Sortie]] | None:
         try:
-            return _packing(sites[i], share, zones, surveys, frame, no_fly_m, shapes, best[2])
+            return _packing(sites[i], share, zones, surveys, frame, no_fly_m, shapes, layouts)
         except PlanningError:
             return None
-
-    evened = even_borders(best[1], [s.xy for s in sites], repack)
-    priority = {z.id: z.priority for z in zones}
 
     def landing(p: Packing[list[Sortie]] | None, i: int) -> Packing[list[Sortie]] | None:
         return None if p is None else Packing(p.share, assign(p.result, [sites[i].info], priority), p.result)
 
-    evened = even_borders([landing(p, i) for i, p in enumerate(evened)], [s.xy for s in sites],
-                          lambda i, share: landing(repack(i, share), i))
-    return [s for p in evened for s in p.result]
+    evened = even_borders(packings, xy, work)
+    return even_borders([landing(p, i) for i, p in enumerate(evened)], xy, lambda i, share: landing(work(i, share), i))
 
 
 def _packing(site: _Site, share: list[BaseGeometry], zones, surveys, frame: MetricFrame, no_fly_m,
