@@ -46,11 +46,10 @@ def even_borders(packings: list[Packing[T]], xy: list[tuple[float, float]],
     """Move slabs of area from the busiest docks to touching neighbours that are less busy.
 
     The busiest dock not yet stuck gives first (only docks busier than the mean give), to its
-    least busy touching neighbour first;
-    the slab is cut along a line across the way to the receiver, as deep as should even the
-    two out at each one's busy seconds per square metre (half that, if it overshoots). A move
-    is kept if both docks end less busy than the giver was. `repack` packs dock i's new share
-    (None if it cannot fly it). Deterministic.
+    least busy touching neighbour first. The slab is cut along a line across the way to the
+    receiver, as deep as should even the two out at each one's busy seconds per square metre
+    (half that, if it overshoots). A move is kept if both docks end less busy than the giver
+    was. `repack` packs dock i's new share (None if it cannot fly it). Deterministic.
     """
     packings = list(packings)
     near = [sorted((j for j in range(len(xy)) if j != i), key=lambda j: (math.dist(xy[i], xy[j]), j))[:NEIGHBOURS]

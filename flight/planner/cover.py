@@ -67,19 +67,19 @@ def _mixed(halves: list[BaseGeometry], dock_xy: tuple[float, float], angle: floa
         for up, quarter in quarters(half, dock_xy):
             axes = ((0.0, (away, up)), (math.pi / 2, (up, -away)))  # the quarter's other axis too
 
-            def laid(a: int) -> list[list[Strip]]:
-                turn, side = axes[a]
+            def laid(i: int) -> list[list[Strip]]:
+                turn, side = axes[i]
                 return _layouts(rotate_to_sweep(quarter, turn, dock_xy), dock_xy, side, angle + turn, survey, speed,
                                 change_s, guard, pace)
 
-            a, k = picks.get((away, up), (0, -1))
-            layouts = {a: laid(a)} if k >= 0 else {}
-            if not 0 <= k < len(layouts.get(a, [])) or not layouts[a][k]:
-                layouts = {a: laid(a) for a in range(len(axes))}
-                options = [(_overhead_s(o, judge), a, k) for a, axis in layouts.items() for k, o in enumerate(axis) if o]
-                _, a, k = min(options, default=(0.0, 0, -1))
-                picks[away, up] = (a, k)
-            best = layouts[a][k] if k >= 0 else []
+            axis, k = picks.get((away, up), (0, -1))
+            layouts = {axis: laid(axis)} if k >= 0 else {}
+            if not (0 <= k < len(layouts.get(axis, [])) and layouts[axis][k]):
+                layouts = {i: laid(i) for i in range(len(axes))}
+                options = [(_overhead_s(o, judge), i, j) for i, found in layouts.items() for j, o in enumerate(found) if o]
+                _, axis, k = min(options, default=(0.0, 0, -1))
+                picks[away, up] = (axis, k)
+            best = layouts[axis][k] if k >= 0 else []
             first = len(out) and out[-1].cell + 1
             out.extend(Strip(s.x0, s.y0, s.x1, s.y1, s.photos, s.spacing, first + s.cell) for s in best)
     return out
