@@ -34,7 +34,8 @@ GRID_M = 0.01  # metres: pieces are snapped to this grid after a cut
 
 @dataclass
 class Packing(Generic[T]):
-    """One dock's area (a piece per zone), how long its drones are busy with it, and what packing gave."""
+    """One dock's area (a piece per zone), the seconds evening out compares (its drones' work, or
+    when they land), and what packing gave."""
 
     share: list[BaseGeometry]
     busy_s: float
@@ -51,7 +52,7 @@ def even_borders(packings: list[Packing[T]], xy: list[tuple[float, float]],
     (half that, if it overshoots). A move is kept if both docks end less busy than the giver
     was. `repack` packs dock i's new share (None if it cannot fly it). Deterministic.
     """
-    packings = list(packings)
+    packings = [Packing([_polygonal(p) for p in k.share], k.busy_s, k.result) for k in packings]  # cuts need the grid
     near = [sorted((j for j in range(len(xy)) if j != i), key=lambda j: (math.dist(xy[i], xy[j]), j))[:NEIGHBOURS]
             for i in range(len(xy))]
     version = [0] * len(packings)
@@ -86,9 +87,8 @@ def _give(giver: Packing[T], receiver: Packing[T], giver_xy: tuple[float, float]
           repack_receiver: Callable[[list[BaseGeometry]], Packing[T] | None]) -> tuple[Packing[T], Packing[T]] | None:
     """The two docks' packings once a slab of the giver's area facing the receiver is the receiver's, if
     that leaves both less busy than the giver was."""
-    share = [_polygonal(p) for p in giver.share]
+    share, theirs = giver.share, receiver.share  # already on the grid
     mine = shapely.union_all(share, grid_size=GRID_M)
-    theirs = [_polygonal(q) for q in receiver.share]
     if mine.is_empty or not any(not q.is_empty and shapely.dwithin(mine, q, TOUCH_M) for q in theirs):
         return None
     rates = giver.busy_s / mine.area + receiver.busy_s / max(_area(theirs), 1.0)  # busy seconds per m², both
@@ -126,12 +126,10 @@ def _slab(mine: BaseGeometry, giver_xy: tuple[float, float], receiver_xy: tuple[
     holds `area_m2`: the edge of the giver's area facing the receiver, moved back."""
     u = np.subtract(receiver_xy, giver_xy, dtype=float)
     norm = float(np.hypot(*u))
-    if norm == 0 or area_m2 <= 0:
+    if norm == 0 or not 0 < area_m2 < mine.area:
         return None
     u /= norm
     reach = np.asarray(shapely.get_coordinates(mine)) - giver_xy
-    if not len(reach):
-        return None
     far = float((reach @ u).max())
     near = float((reach @ u).min())
     size = 4.0 * (far - near) + norm + 1.0
@@ -143,8 +141,6 @@ def _slab(mine: BaseGeometry, giver_xy: tuple[float, float], receiver_xy: tuple[
                                                    base + across * size + u * size]), grid_size=GRID_M)
 
     lo, hi = near, far  # beyond(hi) is empty, beyond(lo) is all of it
-    if mine.area <= area_m2:
-        return None
     for _ in range(24):
         mid = (lo + hi) / 2.0
         if beyond(mid).area > area_m2:
