@@ -12,7 +12,7 @@ from shapely.geometry import mapping
 
 from dispatch.departments import Department
 from dispatch.exports import cap_xml, feature_collection
-from dispatch.schemas import NoteIn
+from dispatch.schemas import NoteIn, Text
 from dispatch.service import AlertFilter, DispatchService, TransitionRefused
 
 router = APIRouter()
@@ -41,8 +41,16 @@ def not_found(alert_id: str) -> HTTPException:
     return HTTPException(404, f"alert_id: no alert {alert_id!r} for this department")
 
 
-def alert_filter(status: Status | None = None, type: str | None = None, since: datetime | None = None,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> AlertFilter:
+MAX_OFFSET = 1_000_000  # paging further is a probe, not a user; it would also overflow the store's integer
+
+
+def alert_filter(status: Status | None = None, type: Text | None = None,
+                 since: Annotated[datetime | None, Query(
+                     description="only alerts created at or after this time: ISO-8601 with a zone, e.g. 2026-07-01T00:00:00Z")] = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> AlertFilter:
+    if since is not None and since.utcoffset() is None:
+        raise HTTPException(422, f"since: {since.isoformat()!r} has no time zone; add 'Z' for UTC or '+08:00' for Beijing time")
     return AlertFilter(status, type, since, limit, offset)
 
 

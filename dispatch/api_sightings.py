@@ -34,6 +34,8 @@ def _value(v: Any) -> Any:
     """The offending value, made JSON-safe (NaN/inf as text) and cut short."""
     if isinstance(v, float) and not math.isfinite(v):
         return repr(v)
+    if isinstance(v, str):  # a lone surrogate is shown escaped: the answer itself must be UTF-8
+        v = v.encode("utf-8", "backslashreplace").decode("utf-8")
     text = json.dumps(v, allow_nan=True, default=str) if not isinstance(v, str) else v
     return v if len(text) <= 120 else text[:117] + "..."
 
@@ -81,7 +83,9 @@ async def _post_sightings(request: Request) -> JSONResponse:
         return body
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        return problem(400, "body: JSON nested too deeply; a Sighting is at most a few levels deep")
+    except ValueError as exc:  # malformed JSON, bad UTF-8, or an integer of thousands of digits
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         return problem(400, f"body: malformed JSON{where}: {getattr(exc, 'msg', exc)}")
     batch = isinstance(data, list)
@@ -102,6 +106,12 @@ async def _post_sightings(request: Request) -> JSONResponse:
         got = "" if first["value"] is None else f" (got {first['value']!r})"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return problem(422, f"{first['field']}: {first['problem']}{got}{more}", errors)
+    far = [(n, i) for n, i in enumerate(items) if not svc.extent.contains(i.lon, i.lat)]
+    if far:
+        n, item = far[0]
+        field = f"[{n}].lon" if batch else "lon"
+        return problem(422, f"{field}: position [{item.lon}, {item.lat}] is outside {svc.extent}; "
+                            "check the lon/lat order and the drone's position fix")
     try:
         results = await run_in_threadpool(svc.ingestor.ingest, items, now)
     except KeyConflict as exc:

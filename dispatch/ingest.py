@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import threading
 import uuid
@@ -26,6 +27,8 @@ from dispatch.store import Writers
 from dispatch.taxonomy import Taxonomy
 from dispatch.views import alert_json, iso
 
+log = logging.getLogger(__name__)
+STORE_FAILED = "store: the sightings could not be stored (the server log has the cause)"
 GROUP_MAX = 64  # requests per group commit
 INGEST_LOCK_ID = 6_000_006  # PostgreSQL advisory lock: one incident matcher at a time across processes
 
@@ -103,13 +106,16 @@ class Ingestor:
         for jobs in batches(self._queue, GROUP_MAX):
             try:
                 self._commit_group(jobs)
-            except Exception as exc:  # never leave a request waiting, never let this thread die
+            except Exception:  # never leave a request waiting, never let this thread die
+                log.exception("ingest: group commit failed")
                 for job in jobs:
                     if not job.done.is_set():
-                        job.error = StoreUnavailable(f"ingest: {type(exc).__name__}: {exc}"[:300])
+                        job.error = StoreUnavailable(STORE_FAILED)
                         job.done.set()
 
     def _commit_group(self, jobs: list[_Job]) -> None:
+        """One transaction for the group, one savepoint per request: a request the store refuses
+        (or that trips over anything else) fails alone, and its neighbours still commit."""
         deliveries: list[DeliveryRow] = []
         opened: list[tuple[str, str]] = []
         try:
@@ -118,14 +124,25 @@ class Ingestor:
                     s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_ID})
                 off = set(s.scalars(select(EndpointRow.department_id)))
                 for job in jobs:
-                    try:  # _store raises KeyConflict before it writes anything, so the others go on
-                        job.results = self._store(s, job.items, job.received_at, deliveries, opened, off)
+                    mine: list[DeliveryRow] = []
+                    mine_opened: list[tuple[str, str]] = []
+                    try:  # _store raises KeyConflict before it writes anything
+                        with s.begin_nested():
+                            job.results = self._store(s, job.items, job.received_at, mine, mine_opened, off)
                     except KeyConflict as exc:
                         job.error = exc
-        except Exception as exc:  # the group's transaction failed: nobody's sightings were stored
+                    except Exception:
+                        log.exception("ingest: a request of %d sighting(s) failed; the rest of its group goes on",
+                                      len(job.items))
+                        job.results, job.error = None, StoreUnavailable(STORE_FAILED)
+                    else:
+                        deliveries.extend(mine)
+                        opened.extend(mine_opened)
+        except Exception:  # the group's transaction failed: nobody's sightings were stored
+            log.exception("ingest: group commit of %d request(s) failed", len(jobs))
             for job in jobs:
                 job.results = None
-                job.error = job.error or StoreUnavailable(f"store: {type(exc).__name__}: {exc}"[:300])
+                job.error = job.error or StoreUnavailable(STORE_FAILED)
             deliveries, opened = [], []
         for job in jobs:
             job.done.set()

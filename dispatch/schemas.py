@@ -8,16 +8,42 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, ValidationInfo, create_model, field_validator
 
 Finite = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=False)
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # no drone photo is older; older dates are typos or probes
+
+
+def _storable(v: str) -> str:
+    """Every store keeps it: no NUL (PostgreSQL text refuses it), no lone surrogate (not UTF-8)."""
+    if "\x00" in v:
+        raise ValueError("text must not contain a NUL character (\\u0000)")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (a lone surrogate such as \\udfff is not)") from None
+    return v
+
+
+def is_storable(v: str) -> bool:
+    """For identifiers in paths and queries: unstorable text cannot name anything, so it is simply not found."""
+    try:
+        _storable(v)
+    except ValueError:
+        return False
+    return True
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Number = StrictFloat  # JSON numbers only: `true` or "1.0" is refused, not read as 1.0
 
 
 class ImageRef(BaseModel):
     model_config = Finite
 
-    ref: str = Field(min_length=1, max_length=500, description="where the full frame is kept (path or URL)")
-    box: tuple[float, float, float, float] = Field(description="pixel box [x0, y0, x1, y1] of the finding in the frame")
+    ref: Text = Field(min_length=1, max_length=500, description="where the full frame is kept (path or URL)")
+    box: tuple[Number, Number, Number, Number] = Field(
+        description="pixel box [x0, y0, x1, y1] of the finding in the frame: 0 <= x0 < x1 and 0 <= y0 < y1")
 
     @field_validator("box")
     @classmethod
@@ -34,7 +60,7 @@ class PolygonGeoJSON(BaseModel):
     model_config = Finite
 
     type: Literal["Polygon"]
-    coordinates: list[list[tuple[float, float]]] = Field(min_length=1)
+    coordinates: list[list[tuple[Number, Number]]] = Field(min_length=1, max_length=100)
 
     @field_validator("coordinates")
     @classmethod
@@ -51,19 +77,22 @@ class PolygonGeoJSON(BaseModel):
 class SightingBase(BaseModel):
     model_config = Finite
 
-    key: str = Field(min_length=1, max_length=200, description="idempotency key; a repeat creates nothing new")
+    key: Text = Field(min_length=1, max_length=200, description="idempotency key; a repeat creates nothing new")
     type: str = Field(description="violation type code from configs/taxonomy.yaml")
-    confidence: float = Field(ge=0, le=1)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    uncertainty_m: float = Field(ge=0, le=100_000, description="1-sigma position uncertainty in metres")
-    time: datetime = Field(description="ISO-8601 UTC, e.g. 2026-07-01T08:30:00Z; not in the future")
+    confidence: Number = Field(ge=0, le=1)
+    lat: Number = Field(ge=-90, le=90, description="WGS 84 latitude; must lie within the city's extent")
+    lon: Number = Field(ge=-180, le=180, description="WGS 84 longitude; must lie within the city's extent")
+    uncertainty_m: Number = Field(ge=0, le=100_000, description="1-sigma position uncertainty in metres")
+    time: datetime = Field(
+        description="ISO-8601 UTC ending in 'Z' or '+00:00', e.g. 2026-07-01T08:30:00Z; "
+                    "not before 2000-01-01 and not in the future (beyond the server's allowed clock skew)",
+        json_schema_extra={"pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$"})
     footprint: PolygonGeoJSON | None = None
     image: ImageRef
-    evidence_jpeg_b64: str | None = Field(None, description="base64 JPEG crop of the finding")
-    model_version: str = Field(min_length=1, max_length=100)
-    drone_id: str = Field(min_length=1, max_length=100)
-    sortie_id: str = Field(min_length=1, max_length=100)
+    evidence_jpeg_b64: Text | None = Field(None, description="base64 JPEG crop of the finding")
+    model_version: Text = Field(min_length=1, max_length=100)
+    drone_id: Text = Field(min_length=1, max_length=100)
+    sortie_id: Text = Field(min_length=1, max_length=100)
 
     @field_validator("time", mode="before")
     @classmethod
@@ -76,6 +105,8 @@ class SightingBase(BaseModel):
     @classmethod
     def _not_future(cls, v: datetime, info: ValidationInfo) -> datetime:
         v = v.astimezone(timezone.utc)
+        if v < EARLIEST:
+            raise ValueError(f"time is before {EARLIEST.date().isoformat()}; send the photo's capture time in UTC")
         ctx = info.context or {}
         if "now" in ctx and v > ctx["now"] + timedelta(seconds=ctx.get("skew_s", 0)):
             raise ValueError(f"time is in the future (server time {ctx['now'].isoformat()})")
@@ -110,4 +141,4 @@ def sighting_model(codes: list[str]) -> type[SightingBase]:
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: Annotated[Text, Field(max_length=2000)] = ""

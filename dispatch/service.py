@@ -17,11 +17,12 @@ from dispatch.delivery import ENDPOINT_OFF, DeliveryWorker
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
 from dispatch.ingest import Ingestor
-from dispatch.metric import CityMetric
+from dispatch.metric import CityExtent, CityMetric
 from dispatch.metrics import DispatchMetrics
 from dispatch.models import (AlertEventRow, AlertRow, DeliveryAttemptRow, DeliveryRow, EndpointRow, IncidentRow,
                              SightingRow)
 from dispatch.router import GeoRouter
+from dispatch.schemas import is_storable
 from dispatch.settings import Settings
 from dispatch.store import migrate, open_engine, session_factories
 from dispatch.views import alert_json, iso
@@ -64,7 +65,9 @@ class DispatchService:
         migrate(self.engine)
         self.readers, self.writers = session_factories(self.engine)
         self.router = GeoRouter(settings.departments, settings.taxonomy)
-        lon, lat = _centre(settings.departments)
+        boxes = [d.jurisdiction.bounds for d in settings.departments if d.jurisdiction is not None]
+        self.extent = CityExtent.around(boxes, settings.extent_margin_deg)
+        lon, lat = (self.extent.west + self.extent.east) / 2, (self.extent.south + self.extent.north) / 2
         self.matcher = IncidentMatcher(CityMetric(lon, lat), settings.windows)
         self.worker = DeliveryWorker(
             self.readers, self.writers, {d: c.webhook_secret for d, c in settings.credentials.departments.items()},
@@ -134,7 +137,7 @@ class DispatchService:
     def _owned(self, s: Session, dept_id: str | None, alert_id: str, lock: bool = False) -> AlertRow | None:
         """The alert if this department owns it (admin: dept_id None); else None — callers answer 404.
         `lock`: hold the row (PostgreSQL) so two clicks at once cannot both change the status."""
-        a = s.get(AlertRow, alert_id, with_for_update=lock)
+        a = s.get(AlertRow, alert_id, with_for_update=lock) if is_storable(alert_id) else None
         if a is None or (dept_id is not None and a.department_id != dept_id):
             return None
         return a
@@ -200,7 +203,7 @@ class DispatchService:
     def redeliver(self, webhook_id: str) -> bool:
         """Put a dead-lettered message back in the outbox (same webhook-id, so receivers can de-duplicate)."""
         with self.writers.begin() as s:
-            d = s.get(DeliveryRow, webhook_id)
+            d = s.get(DeliveryRow, webhook_id) if is_storable(webhook_id) else None
             if d is None or d.state != "dead":
                 return False
             d.state, d.next_attempt_at, d.lease_until, d.attempts = "pending", self.settings.clock(), None, 0
@@ -263,10 +266,3 @@ class DispatchService:
 
 def _sighting(s: Session, key: str) -> SightingRow | None:
     return s.scalar(select(SightingRow).where(SightingRow.key == key))
-
-
-def _centre(departments: tuple[Department, ...]) -> tuple[float, float]:
-    """Centre of the jurisdictions' bounding box (lon, lat): picks the UTM zone used for metres."""
-    boxes = [d.jurisdiction.bounds for d in departments if d.jurisdiction is not None]
-    return ((min(b[0] for b in boxes) + max(b[2] for b in boxes)) / 2,
-            (min(b[1] for b in boxes) + max(b[3] for b in boxes)) / 2)

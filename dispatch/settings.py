@@ -61,6 +61,7 @@ class Settings:
     max_batch: int = 1000
     max_evidence_bytes: int = 2 * 1024 * 1024
     future_skew_s: float = 120.0
+    extent_margin_deg: float = 2.0  # sightings this far beyond the jurisdictions' box are refused
     delivery_threads: int = 8
     seed: int = 0
     clock: Callable[[], datetime] = utc_now
