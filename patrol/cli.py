@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patrol.commands import config_cmd, demo_cmd, detect_cmd, fly_cmd, plan_cmd, run_cmd, serve_cmd
+from patrol.commands import config_cmd, dataset_cmd, demo_cmd, detect_cmd, eval_cmd, fly_cmd, plan_cmd, run_cmd, serve_cmd
 
 app = typer.Typer(
     name="patrol",
@@ -14,12 +14,14 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(dataset_cmd.app, name="dataset")
 app.command("plan")(plan_cmd.plan)
 fly_cmd.register(app)
 app.command("detect")(detect_cmd.detect)
 app.command("serve")(serve_cmd.serve)
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
+app.command("eval")(eval_cmd.eval_command)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,82 @@
+"""The real-photo evaluation scores what the whole Detector reports, at the set's ground resolution.
+
+A rendered photo with its planted truth, imported as a dev set, must score as the detector does on
+it; boxes of a class the photo lacks count as false alarms per km²; `patrol eval --real` runs two
+models side by side and writes JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from detector import CameraModel, CameraPose
+from detector.datasets import Box, LabelledImage, Source, write_yolo
+from detector.detect import DEFAULT_MODEL, Detector, DetectorSettings
+from detector.real_eval import evaluate, match
+from detector.synth import World, render_capture, visible_violations
+from patrol.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+TAXONOMY = [t["code"] for t in yaml.safe_load((ROOT / "configs" / "taxonomy.yaml").read_text(encoding="utf-8"))["types"]]
+CAM = CameraModel(17.3, 13.0, 12.29, 2640, 1978)  # M4E wide at half resolution: 5.3 cm/px from 100 m
+
+
+@pytest.fixture(scope="module")
+def synth_dev(tmp_path_factory) -> Path:
+    """Two nadir rendered photos of an unseen city, imported as a dev set with their planted truth."""
+    tmp = tmp_path_factory.mktemp("synth_dev")
+    world = World(seed=31, violation_rate=3.0)
+    items = []
+    for k, (x, y) in enumerate([(150.0, 150.0), (400.0, 260.0)]):
+        lon, lat = world.to_lonlat(x, y)
+        pose = CameraPose(float(lat), float(lon), 100.0, 160.0)
+        cap = render_capture(world, pose, CAM, tmp / f"p{k}.jpg")
+        truth = tuple(Box(v.planted.code, *v.box) for v in visible_violations(world, pose, CAM))
+        items.append(LabelledImage(Path(cap.image), CAM.image_width_px, CAM.image_height_px, truth, "synth-31"))
+    gsd = CAM.gsd_m(100.0)
+    src = Source(name="synth-31", repo="(rendered)", commit="-", licence="AGPL-3.0", gsd_m=gsd, gsd_basis="render pose")
+    write_yolo(items, tmp / "dev", TAXONOMY, src, "dev")
+    return tmp / "dev"
+
+
+def test_matching_is_one_to_one() -> None:
+    truth = [Box("illegal_parking", 0, 0, 10, 10)]
+    assert match([(0.9, (0, 0, 10, 10)), (0.8, (1, 1, 10, 10))], truth) == 1
+    assert match([(0.9, (50, 50, 60, 60))], truth) == 0
+
+
+def test_evaluation_agrees_with_the_detector_on_rendered_truth(synth_dev: Path) -> None:
+    det = Detector(DEFAULT_MODEL, TAXONOMY, backend="onnxruntime", threads=2, settings=DetectorSettings(evidence=False))
+    ev = evaluate(det, synth_dev)
+    assert ev.images == 2 and ev.area_km2 == pytest.approx(2 * 2640 * 1978 * CAM.gsd_m(100.0) ** 2 / 1e6)
+    truth = sum(c.truth for c in ev.classes.values())
+    found = sum(c.matched for c in ev.classes.values())
+    assert truth >= 8 and found / truth >= 0.6  # the shipped model sees its own world at the right scale
+    for c in ev.classes.values():
+        assert c.matched <= min(c.truth, c.boxes)
+        if c.truth == 0:
+            assert c.false_per_km2 == pytest.approx(c.boxes / ev.area_km2)
+
+
+def test_eval_command_compares_two_models_and_writes_json(synth_dev: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    res = CliRunner().invoke(app, ["eval", "--real", str(synth_dev), "--baseline", str(DEFAULT_MODEL),
+                                   "--backend", "onnxruntime", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert len(doc["models"]) == 1  # the same card twice is run once
+    assert set(doc["models"][0]["classes"]) == set(TAXONOMY)
+
+
+def test_eval_refuses_a_training_split(tmp_path: Path, synth_dev: Path) -> None:
+    manifest = (synth_dev / "manifest.yaml").read_text()
+    bad = tmp_path / "train_set"
+    bad.mkdir()
+    (bad / "manifest.yaml").write_text(manifest.replace("split: dev", "split: train"))
+    res = CliRunner().invoke(app, ["eval", "--real", str(bad), "--backend", "onnxruntime"])
+    assert res.exit_code == 2 and "split" in res.output
