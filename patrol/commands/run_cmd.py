@@ -18,31 +18,43 @@ def run(
     status_port: int = typer.Option(8765, help="serve the fleet's state on 127.0.0.1 for `patrol status`"),
     ingest_token: str = typer.Option(..., envvar="PATROL_INGEST_TOKEN", show_default=False,
                                      help="dispatch's ingest token (`ingest_token` in its credentials file)"),
+    engine: str = typer.Option("inprocess", help="where detection runs: inprocess (threads here) or ray (actors on a Ray cluster)"),
+    ray_address: str = typer.Option(None, help="Ray cluster to join with --engine ray (host:port, ray://host:10001 or auto); "
+                                               "default: start a local one"),
+    workers: int = typer.Option(None, min=1, help="detector workers (models loaded); default 1 in process, "
+                                                  "as many as the Ray cluster's CPUs/GPUs hold with --engine ray"),
 ) -> None:
     """Fly the plan with the drones in CONFIG; every photo is detected and its sightings posted to dispatch."""
-    from detector.detect import DEFAULT_MODEL, Detector
+    from detector.detect import DEFAULT_MODEL
     from flight.fleet.api import run_fleet
     from flight.planner import Plan, plan_patrol
     from patrol.commands.config_cmd import load_or_exit
     from patrol.fleet_view import refresh_live
+    from patrol.pipeline.engines import open_pool
     from patrol.pipeline.photos import PhotoStage
     from patrol.pipeline.sources import DirectoryCamera
     from shapely.ops import unary_union
 
     city = load_or_exit(config)
     ops = city.operations
+    try:
+        pool = open_pool(engine, city.resolve(ops.model) if ops.model else DEFAULT_MODEL, city.taxonomy.codes,
+                         workers=workers or (None if engine == "ray" else 1), ray_address=ray_address)
+    except (ValueError, ConnectionError) as exc:
+        console.print(f"[red]--engine {engine}:[/] {exc}")
+        raise typer.Exit(2) from exc
     plan = Plan.load(plan_dir) if plan_dir else plan_patrol(city.zones, city.no_fly, city.docks, name=city.info.name_en)
-    detector = Detector(city.resolve(ops.model) if ops.model else DEFAULT_MODEL, taxonomy_codes=city.taxonomy.codes)
     camera = DirectoryCamera(city.resolve(ops.photos_dir), ops.photo_wait_s)
-    photos = PhotoStage(camera, detector, ops.dispatch_url, ingest_token, unary_union([z.area for z in city.zones]))
+    photos = PhotoStage(camera, pool, ops.dispatch_url, ingest_token, unary_union([z.area for z in city.zones]))
     photos.start()
     console.print(f"flying {len(plan.sorties)} sorties with {len(city.drones)} drones; photos from {camera.root}; "
-                  f"sightings to {ops.dispatch_url}")
+                  f"detection: {engine}, up to {pool.max_in_flight} photos in flight; sightings to {ops.dispatch_url}")
 
     with Live(console=console, refresh_per_second=2) as live:
         result = asyncio.run(run_fleet(plan, list(city.docks), status_port=status_port, on_capture=photos.submit,
                                        on_start=refresh_live(live)))
     stats = photos.finish()
+    pool.close()
     console.print(f"landed: {sum(o.state == 'landed' for o in result.outcomes)}/{len(result.outcomes)} sorties · "
                   f"photos {stats.photos} · sightings posted {stats.sightings} · photo errors {len(stats.errors)}")
     for err in stats.errors[:20]:

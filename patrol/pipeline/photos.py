@@ -1,8 +1,11 @@
 """The photo stage: fetch what the camera saw, detect, take a second look, post sightings.
 
-Runs on its own thread so the fleet keeps flying while photos are processed; each photo's
-outcome (sightings, or the error) is kept, and one bad photo never stops the rest. The stage
-owns its detector: it lowers the thresholds to what the second look needs as support.
+Two threads, so the fleet keeps flying while photos are processed: one fetches each photo and
+hands it to the detection pool (in-process or Ray; the pool's in-flight limit holds it back,
+so pixels never pile up while triggers — a pose each — simply queue), the other takes finished
+photos, runs the second look and posts. Each photo's outcome (sightings, or the error) is kept,
+and one bad photo never stops the rest. The stage sets the pool's thresholds to what the second
+look needs as support.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from detector.capture import Capture
 from detector.detect import Detector
 from detector.sighting import Sighting
+from patrol.pipeline.engines import DetectionPool, Finished, InProcessPool
 from patrol.pipeline.second_look import LookStats, SecondLook
 
 POST_RETRIES = 5
@@ -44,20 +48,25 @@ class PhotoStats:
 class PhotoStage:
     """Consumes camera triggers from the fleet: fetch pixels → detect → POST /v1/sightings (retried)."""
 
-    def __init__(self, source: Callable[[Capture], Capture], detector: Detector, dispatch_url: str,
+    def __init__(self, source: Callable[[Capture], Capture], detector: Detector | DetectionPool, dispatch_url: str,
                  ingest_token: str, zone_mask: BaseGeometry | None,
                  clock: Callable[[], datetime] = partial(datetime.now, timezone.utc)):
-        """`clock` tells the time on the cameras' clock (the fleet's, in a simulation): held
-        detections are released by it when no photo comes for a while."""
-        self.source, self.detector, self.zone_mask, self.clock = source, detector, zone_mask, clock
-        self.look = SecondLook(detector.card.conf_thresholds)
-        detector.thresholds = self.look.support_thresholds(detector.card.classes)
+        """`detector`: a pool, or one Detector (then an in-process pool of it). `clock` tells the
+        time on the cameras' clock (the fleet's, in a simulation): held detections are released
+        by it when no photo comes for a while."""
+        self.pool: DetectionPool = InProcessPool([detector]) if isinstance(detector, Detector) else detector
+        self.source, self.zone_mask, self.clock = source, zone_mask, clock
+        self.look = SecondLook(self.pool.card.conf_thresholds)
+        self.pool.thresholds = self.look.support_thresholds(self.pool.card.classes)
         self.stats = PhotoStats(second_look=self.look.stats)
         self._queue: queue.Queue[Capture | None] = queue.Queue()
+        self._intake_done = threading.Event()
         self._client = httpx.Client(base_url=dispatch_url, timeout=30.0, headers={"Authorization": f"Bearer {ingest_token}"})
+        self._intake = threading.Thread(target=self._take_in, name="photo-intake", daemon=True)
         self._thread = threading.Thread(target=self._run, name="photo-stage", daemon=True)
 
     def start(self) -> None:
+        self._intake.start()
         self._thread.start()
 
     def submit(self, capture: Capture) -> None:
@@ -66,29 +75,48 @@ class PhotoStage:
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize()
+        """Photos not yet finished: triggers waiting for a pool slot plus photos in the pool."""
+        return self._queue.qsize() + self.pool.in_flight
 
     def finish(self) -> PhotoStats:
         """Process what is queued, post what still waits for a second look, then stop."""
         self._queue.put(None)
+        self._intake.join()
         self._thread.join()
         self._send_held(self.look.flush(), "at the end of the patrol")
         self._client.close()
         return self.stats
 
-    def _run(self) -> None:
-        while True:
+    def _take_in(self) -> None:
+        """Triggers → pixels → pool, one photo at a time as the pool makes room."""
+        while (trigger := self._queue.get()) is not None:
+            t0 = time.perf_counter()
             try:
-                trigger = self._queue.get(timeout=IDLE_CHECK_S)
-            except queue.Empty:
+                capture = self.source(trigger)
+            except (OSError, ValueError) as exc:
+                self.stats.errors.append(f"{trigger.drone_id}/{trigger.sortie_id}#{trigger.seq}: {exc}")
+                continue
+            self.stats.ready_at[str(capture.image)] = time.time()
+            self.stats.captures.append(capture)
+            self.stats.photos += 1
+            self.stats.fetch_s += time.perf_counter() - t0
+            self.pool.submit(capture, self.zone_mask)
+        self._intake_done.set()
+
+    def _run(self) -> None:
+        """Finished photos → second look → dispatch, until intake is over and the pool is empty."""
+        while True:
+            done = self.pool.next_result(IDLE_CHECK_S)
+            if done is None:
+                if self._intake_done.is_set() and self.pool.in_flight == 0:
+                    return
                 self._send_held(self.look.expire(self.clock()), "after their wait")
                 continue
-            if trigger is None:
-                return
             try:
-                self._process(trigger)
+                self._process(done)
             except (OSError, ValueError, httpx.HTTPError) as exc:
-                self.stats.errors.append(f"{trigger.drone_id}/{trigger.sortie_id}#{trigger.seq}: {exc}")
+                c = done.result.capture
+                self.stats.errors.append(f"{c.drone_id}/{c.sortie_id}#{c.seq}: {exc}")
 
     def _send_held(self, sightings: list[Sighting], when: str) -> None:
         try:
@@ -96,22 +124,15 @@ class PhotoStage:
         except OSError as exc:
             self.stats.errors.append(f"held sightings released {when}: {exc}")
 
-    def _process(self, trigger: Capture) -> None:
-        t0 = time.perf_counter()
-        capture = self.source(trigger)
-        self.stats.ready_at[str(capture.image)] = time.time()
-        self.stats.captures.append(capture)
-        self.stats.photos += 1
-        t1 = time.perf_counter()
-        (result,) = self.detector.detect_batch([capture], self.zone_mask)
-        t2 = time.perf_counter()
-        self.stats.fetch_s += t1 - t0
-        self.stats.detect_s += t2 - t1
+    def _process(self, done: Finished) -> None:
+        result = done.result
+        self.stats.detect_s += done.detect_s
         if not result.ok:
-            self.stats.errors.append(f"{Path(str(capture.image)).name}: {result.error}")
+            self.stats.errors.append(f"{Path(str(result.capture.image)).name}: {result.error}")
             return
-        self._send(self.look.review(capture, result.sightings))
-        self.stats.post_s += time.perf_counter() - t2
+        t0 = time.perf_counter()
+        self._send(self.look.review(result.capture, result.sightings))
+        self.stats.post_s += time.perf_counter() - t0
 
     def _send(self, sightings: list[Sighting]) -> None:
         if sightings:
