@@ -9,10 +9,11 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATE_LOCK_ID = 6_000_018  # PostgreSQL advisory lock: replicas starting together migrate one after another
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -44,10 +45,13 @@ def open_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Run every Alembic migration not yet applied (idempotent; safe on each start)."""
+    """Run every Alembic migration not yet applied (idempotent; safe on each start, and on
+    PostgreSQL safe when several replicas start at once: the second waits, then finds nothing to do)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_ID})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

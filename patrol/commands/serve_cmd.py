@@ -22,19 +22,26 @@ def serve(
     credentials: Path = typer.Option(Path("out/dispatch/credentials.json"),
                                      help="department tokens + webhook secrets (JSON, created on first start, mode 600)"),
     public_url: str | None = typer.Option(None, help="base URL departments use to reach this server (links in alerts)"),
+    webhook_base: str | None = typer.Option(None, help="send every department's webhooks to {BASE}/hooks/{dept_id} "
+                                                       "instead of the config's URLs (staging, a test receiver)"),
+    webhook_timeout: float = typer.Option(10.0, min=0.5, help="seconds one webhook attempt may take; a replica that "
+                                                              "dies mid-delivery frees its messages after this + 30 s"),
 ) -> None:
     """Receive sightings, de-duplicate into incidents, route to departments, deliver signed webhooks."""
     import uvicorn  # the web stack loads only for this command, so the rest of the CLI starts fast
 
     from dispatch.app import create_app
     from dispatch.credentials import Credentials
-    from dispatch.settings import Settings
+    from dispatch.departments import with_webhook_base
+    from dispatch.settings import RetryPolicy, Settings
 
     city = load_or_exit(config)
     creds = Credentials.load_or_create(credentials, [d.id for d in city.departments])
     base = public_url or f"http://{host}:{port}"
-    settings = Settings(departments=city.departments, taxonomy=city.taxonomy, credentials=creds, database_url=db,
-                        city_name=f"{city.info.name} {city.info.name_en}", public_url=base)
+    departments = with_webhook_base(city.departments, webhook_base) if webhook_base else city.departments
+    settings = Settings(departments=departments, taxonomy=city.taxonomy, credentials=creds, database_url=db,
+                        city_name=f"{city.info.name} {city.info.name_en}", public_url=base,
+                        retry=RetryPolicy(timeout_s=webhook_timeout))
     app = create_app(settings)
     # Everything loaded so far (config, geometry, SQLAlchemy metadata) lives as long as the server:
     # keep it out of the cyclic GC, whose full passes over it cost milliseconds per request.
