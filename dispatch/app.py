@@ -54,6 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
     def metrics() -> Response:
         for state, n in svc.outbox_counts().items():
             svc.metrics.outbox.labels(state).set(n)
+        svc.metrics.outbox_lag.set(svc.outbox_lag_s())
+        svc.metrics.ingest_queue.set(svc.ingestor.queue_depth)
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)

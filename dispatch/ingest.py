@@ -97,6 +97,11 @@ class Ingestor:
         assert job.results is not None
         return job.results
 
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for the next group commit in this process (grows when the store is slow)."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         self._closed = True
         self._queue.put(None)

@@ -21,4 +21,7 @@ class DispatchMetrics:
                                  buckets=DELIVERY_BUCKETS, registry=r)
         self.transitions = Counter("dispatch_alert_transitions_total", "Alert status changes, by new status",
                                    ["to"], registry=r)
+        self.outbox_lag = Gauge("dispatch_outbox_lag_seconds", "Age of the oldest undelivered webhook message", registry=r)
+        self.ingest_queue = Gauge("dispatch_ingest_queue_depth",
+                                  "Sighting requests in this replica waiting for the next group commit", registry=r)
         self.outbox = Gauge("dispatch_outbox_messages", "Webhook messages in the outbox, by state", ["state"], registry=r)

@@ -232,6 +232,14 @@ class DispatchService:
         with self.readers() as s:
             return dict(s.execute(select(DeliveryRow.state, func.count()).group_by(DeliveryRow.state)).all())
 
+    def outbox_lag_s(self) -> float:
+        """Age of the oldest message not yet delivered (0 when the outbox is empty): alerts waiting this long."""
+        with self.readers() as s:
+            oldest = s.scalar(select(func.min(DeliveryRow.created_at)).where(DeliveryRow.state == "pending"))
+        if oldest is None:
+            return 0.0
+        return max(0.0, (self.settings.clock() - oldest).total_seconds())
+
     def stats(self) -> dict[str, Any]:
         """City dashboard figures: alerts by type, by department, open/closed, median hours to ack and close."""
         with self.readers() as s:

@@ -123,3 +123,21 @@ def test_two_replicas_one_killed_deliver_each_alert_once(store_url, creds, tmp_p
     assert {a for _, a, _ in got} == alerts and len({w for _, _, w in got}) == len(SPOTS)
     assert all(dept.startswith("kecheng") for dept, _, _ in got)
     assert undelivered == 0
+
+
+def test_metrics_show_outbox_lag_and_ingest_queue(live):
+    """What the deployment guide says to watch: an alert stuck behind a failing endpoint shows as
+    outbox lag, which falls back to 0 once it is delivered."""
+    def gauge(name: str) -> float:
+        for line in live.client.get(f"{live.url}/metrics").text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} not in /metrics")
+
+    assert gauge("dispatch_outbox_lag_seconds") == 0.0 and gauge("dispatch_ingest_queue_depth") == 0.0
+    live.receiver.respond_with(503)
+    assert live.post(sighting("lag-1")).status_code == 201
+    assert live.wait_until(lambda: gauge("dispatch_outbox_lag_seconds") >= 0.5, timeout_s=15)
+    live.receiver.respond_with(204)
+    assert live.receiver.wait_for(1, timeout_s=15)
+    assert live.wait_until(lambda: gauge("dispatch_outbox_lag_seconds") == 0.0, timeout_s=15)
