@@ -56,7 +56,8 @@ def run(
     stats = photos.finish()
     pool.close()
     console.print(f"landed: {sum(o.state == 'landed' for o in result.outcomes)}/{len(result.outcomes)} sorties · "
-                  f"photos {stats.photos} · sightings posted {stats.sightings} · photo errors {len(stats.errors)}")
+                  f"photos {stats.photos} · sightings posted {stats.sightings} · refused by dispatch {stats.refused} · "
+                  f"photo errors {len(stats.errors)}")
     for err in stats.errors[:20]:
         console.print(f"  [red]•[/] {err}", highlight=False)
     if result.unflown:

@@ -10,6 +10,7 @@ look needs as support.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -28,6 +29,7 @@ from detector.sighting import Sighting
 from patrol.pipeline.engines import DetectionPool, Finished, InProcessPool
 from patrol.pipeline.second_look import LookStats, SecondLook
 
+log = logging.getLogger(__name__)
 POST_RETRIES = 5
 IDLE_CHECK_S = 1.0  # with no photo for this long (wall time), release held detections that waited enough
 
@@ -37,6 +39,7 @@ class PhotoStats:
     photos: int = 0
     errors: list[str] = field(default_factory=list)
     sightings: int = 0
+    refused: int = 0  # sightings dispatch answered with a 4xx (not retried: the same body would fail again)
     ready_at: dict[str, float] = field(default_factory=dict)  # photo path → time.time() when it existed
     captures: list[Capture] = field(default_factory=list)
     fetch_s: float = 0.0
@@ -93,8 +96,8 @@ class PhotoStage:
             t0 = time.perf_counter()
             try:
                 capture = self.source(trigger)
-            except (OSError, ValueError) as exc:
-                self.stats.errors.append(f"{trigger.drone_id}/{trigger.sortie_id}#{trigger.seq}: {exc}")
+            except Exception as exc:  # an unreadable photo is reported; intake goes on with the next
+                self._error(f"{trigger.drone_id}/{trigger.sortie_id}#{trigger.seq}: {exc}")
                 continue
             self.stats.ready_at[str(capture.image)] = time.time()
             self.stats.captures.append(capture)
@@ -114,15 +117,20 @@ class PhotoStage:
                 continue
             try:
                 self._process(done)
-            except (OSError, ValueError, httpx.HTTPError) as exc:
+            except Exception as exc:  # one photo's failure, whatever it is, never stops the photos after it
                 c = done.result.capture
-                self.stats.errors.append(f"{c.drone_id}/{c.sortie_id}#{c.seq}: {exc}")
+                self._error(f"{c.drone_id}/{c.sortie_id}#{c.seq}: {exc}")
 
     def _send_held(self, sightings: list[Sighting], when: str) -> None:
         try:
             self._send(sightings)
-        except OSError as exc:
-            self.stats.errors.append(f"held sightings released {when}: {exc}")
+        except Exception as exc:  # a refused release must not kill the thread that reads the queue
+            self._error(f"held sightings released {when}: {exc}")
+
+    def _error(self, text: str) -> None:
+        """Kept in the stats (the run's report shows them) and logged as it happens."""
+        self.stats.errors.append(text)
+        log.warning("photo stage: %s", text)
 
     def _process(self, done: Finished) -> None:
         result = done.result
@@ -144,6 +152,9 @@ class PhotoStage:
         for attempt in range(POST_RETRIES):
             try:
                 resp = self._client.post("/v1/sightings", json=batch)
+                if 400 <= resp.status_code < 500:
+                    self.stats.refused += len(batch)
+                    raise ValueError(f"dispatch refused {len(batch)} sighting(s): {resp.status_code} {_detail(resp)}")
                 if resp.status_code < 500:
                     resp.raise_for_status()
                     return
@@ -151,3 +162,11 @@ class PhotoStage:
                 pass
             time.sleep(0.2 * 2**attempt)
         raise OSError(f"dispatch did not accept {len(batch)} sighting(s) after {POST_RETRIES} tries")
+
+
+def _detail(resp: httpx.Response) -> str:
+    """Dispatch's one-line reason (it names the field), or the start of whatever came back."""
+    try:
+        return str(resp.json()["detail"])[:300]
+    except (ValueError, KeyError, TypeError):
+        return resp.text[:300]
