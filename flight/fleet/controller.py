@@ -282,7 +282,7 @@ class FleetController:
         new = self.replanner(run.sortie, run.last_item, resume_at, why)
         for sortie in new:
             sortie.meta["interrupted_drone"] = dl.drone.id
-        self.replans.append(Replan(run.sortie.id, dl.drone.id, why, run.last_item, [x.id for x in new]))
+        self.replans.append(Replan(run.sortie.id, dl.drone.id, why, run.last_item, [x.id for x in new], self.clock.now()))
         self.pending.extend(new)
         self._notify()
 

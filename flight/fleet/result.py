@@ -33,6 +33,7 @@ class Replan:
     reason: str
     last_item: int
     new_sorties: list[str]
+    at_s: float  # clock seconds when the drone stopped short and its rest was re-planned
 
 
 @dataclass

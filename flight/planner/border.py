@@ -23,8 +23,10 @@ from shapely.ops import unary_union
 
 T = TypeVar("T")
 
-NEIGHBOURS = 6  # nearest docks tried as receivers, if their area touches the giver's
+NEIGHBOURS = 6  # nearest docks tried as receivers, if their area touches the giver's (`reassign` uses the same)
 TOUCH_M = 1.0  # areas this close share a border
+# Smaller than `reassign`'s 300 s / 60 s: a slab is laid out and packed for the receiver's own dock,
+# so a small move costs no transit and pays; lanes handed over there cost transit and need a wider gap.
 MIN_GAP_S = 120.0  # a receiver must be at least this much less busy than the giver
 MIN_GAIN_S = 30.0  # a move must make the busier of the two this much less busy than the giver was
 SHARES = (1.0, 0.5)  # share of the estimated evening-out slab tried, in turn

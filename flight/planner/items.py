@@ -1,4 +1,4 @@
-"""Sortie strips → MAVLink mission items, and the SurveyLane records that map items to strips.
+"""Planned sorties → MAVLink mission items, and the SurveyLane records that map items to strips.
 
 Layout (ArduPilot and PX4 both accept it):
   0  NAV_WAYPOINT  home placeholder at the dock (ArduPilot overwrites seq 0 with home)
@@ -16,15 +16,17 @@ ArduPilot and PX4 fly RTL at their RTL speed parameter, not at the mission's spe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from pymavlink import mavutil
 
 from detector.geo import MetricFrame
 from flight.mission import MissionItem, Sortie, SurveyLane
-from flight.planner.plan import DockInfo
+from flight.planner.planned import PlannedSortie
+from flight.planner.schedule import Schedule, Slot
 from flight.planner.sorties import Flight
 from flight.planner.strips import Strip
-from flight.planner.survey import Survey
 
 MAV = mavutil.mavlink
 END_OVERSHOOT_M = 0.5  # the end waypoint sits just past the last photo so its trigger fires
@@ -97,13 +99,22 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
     return items, lanes
 
 
-def make_sortie(sortie_id: str, dock: DockInfo, zone_id: str, strips, duration_s: float, sweep_s: float,
-                survey: Survey, frame: MetricFrame, flight: Flight) -> Sortie:
-    items, lanes = mission_items(strips, frame, (dock.lon, dock.lat), dock.alt_amsl_m, flight)
+def build_sortie(p: PlannedSortie, frame: MetricFrame, slot: Slot | None = None) -> Sortie:
+    """The mission a planned sortie flies, with its drone and start time when scheduled."""
+    items, lanes = mission_items(p.strips, frame, (p.dock.lon, p.dock.lat), p.dock.alt_amsl_m, p.flight)
+    survey = p.survey
+    meta = {"gsd_cm": round(survey.gsd_m * 100, 2), "strip_spacing_m": round(survey.spacing_m, 2)}
+    if p.replaces is not None:
+        meta["replaces"] = p.replaces
     return Sortie(
-        id=sortie_id, dock_id=dock.id, zone_id=zone_id, items=items, duration_s=round(duration_s, 3),
-        photo_count=sum(s.photos for s in strips), trigger_distance_m=round(survey.trigger_m, 3),
+        id=p.id, dock_id=p.dock.id, zone_id=p.zone_id, items=items, duration_s=p.duration_s,
+        drone_id=slot.drone_id if slot else None, start_s=slot.start_s if slot else None,
+        photo_count=p.photo_count, trigger_distance_m=round(survey.trigger_m, 3),
         altitude_agl_m=survey.altitude_m, footprint_m=(survey.footprint_across_m, survey.footprint_along_m),
-        sweep_s=round(sweep_s, 3), lanes=lanes,
-        meta={"gsd_cm": round(survey.gsd_m * 100, 2), "strip_spacing_m": round(survey.spacing_m, 2)},
+        sweep_s=p.sweep_s, lanes=lanes, meta=meta,
     )
+
+
+def build_sorties(sorties: Sequence[PlannedSortie], schedule: Schedule, frame: MetricFrame) -> list[Sortie]:
+    """Every planned sortie's mission, in the given order, each on its scheduled drone."""
+    return [build_sortie(p, frame, schedule.slots[p]) for p in sorties]

@@ -9,18 +9,24 @@ has one), and every sortie not yet flown is rescheduled on the remaining drones.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import shapely
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from detector.geo import MetricFrame
-from flight.mission import Sortie
+from flight.mission import Sortie, SurveyLane
 from flight.planner.errors import PlanningError
-from flight.planner.plan import Plan
+from flight.planner.items import build_sortie
+from flight.planner.plan import DockInfo, Plan
+from flight.planner.planned import PlannedSortie
 from flight.planner.reassign import repack, steal
 from flight.planner.schedule import lower_bound_s, recharge_s
+from flight.planner.sorties import Flight, dock_flight
+from flight.planner.strips import Strip
+from flight.planner.survey import Survey
 
 NEAREST_DOCKS = 10  # docks weighed for a sortie whose own dock has no drone left
 
@@ -35,7 +41,9 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
     failed_drones: drones that will not fly again.
     still_flying: ids of sorties in the air that will finish as planned; they stay as they
       are and their drones are busy until they land and recharge.
-    Times stay on the original plan's clock (seconds from its start).
+    Times stay on the original plan's clock (seconds from its start). The plan's sorties are
+    read back into metres once (`planned_sortie`); those that move are built afresh, the rest
+    keep their missions.
     """
     failed, flying = set(failed_drones), set(still_flying)
     frame = MetricFrame(plan.epsg)
@@ -50,14 +58,25 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
                             "at least one working drone")
     staffed = {dock_of[d] for d in alive}
     ready = {d: float(now_s) for d in alive}
-    kept: list[Sortie] = []
-    leftovers: list[tuple[Sortie, list]] = []
+    no_fly_m = shapely.union_all([frame.to_metric(shape(g)) for g in plan.no_fly]) if plan.no_fly else None
+    flights: dict[tuple[str, float], Flight] = {}
+
+    def read(s: Sortie) -> PlannedSortie:
+        dock = plan.dock(s.dock_id)
+        key = (dock.id, s.altitude_agl_m)
+        if key not in flights:
+            flights[key] = dock_flight(dock, s.altitude_agl_m, frame, no_fly_m)
+        return planned_sortie(s, dock, flights[key], frame)
+
+    kept: dict[PlannedSortie, Sortie] = {}  # still to fly as planned (they may yet move), and their missions
+    airborne: list[Sortie] = []
+    leftovers: list[tuple[PlannedSortie, list[Strip]]] = []
     for s in plan.sorties:
         last = len(s.items) - 1
         if s.id in flying and s.drone_id in alive:
             end = (now_s if s.start_s is None else s.start_s) + s.duration_s
             ready[s.drone_id] = max(ready[s.drone_id], end + recharge_s(s.duration_s, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
-            kept.append(s)
+            airborne.append(s)
             continue
         if s.id in progress:
             if progress[s.id] >= last:
@@ -66,38 +85,57 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
                 flown = min(max(0.0, now_s - (now_s if s.start_s is None else s.start_s)), s.duration_s)
                 ready[s.drone_id] = max(ready[s.drone_id],
                                         now_s + recharge_s(flown, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
-            leftovers.append((s, s.unflown_lanes(progress[s.id])))
+            leftovers.append((read(s), lane_strips(s.unflown_lanes(progress[s.id]), frame)))
         elif s.dock_id in staffed:
-            kept.append(replace(s, drone_id=None, start_s=None))
+            kept[read(s)] = s
         else:
-            leftovers.append((s, s.lanes))
-    no_fly_m = shapely.union_all([frame.to_metric(shape(g)) for g in plan.no_fly]) if plan.no_fly else None
-    fresh = _rehome(leftovers, kept, plan, ready, frame, no_fly_m)
-    airborne = [s for s in kept if s.id in flying]
+            p = read(s)
+            leftovers.append((p, list(p.strips)))
+    fresh = _rehome(leftovers, list(kept), plan, ready, frame, no_fly_m)
     priority = {z.id: z.priority for z in plan.zones}
-    todo, makespan = steal([s for s in kept if s.id not in flying] + fresh, plan.docks, priority, frame, no_fly_m,
-                           ready_s=ready)
-    makespan = max(makespan, *(s.start_s + s.duration_s for s in airborne), float(now_s))
-    sweep = sum(s.sweep_s for s in todo)
+    todo, schedule = steal(list(kept) + fresh, plan.docks, priority, frame, no_fly_m, ready_s=ready)
+    makespan = max(schedule.makespan_s, *(s.start_s + s.duration_s for s in airborne), float(now_s))
+    built = [replace(kept[p], drone_id=schedule.slots[p].drone_id, start_s=schedule.slots[p].start_s) if p in kept
+             else build_sortie(p, frame, schedule.slots[p]) for p in todo]
+    sweep = sum(s.sweep_s for s in built)
     old_ids = {s.id for s in plan.sorties}
     done = {}
-    for s in airborne + todo:
+    for s in airborne + built:
         done[s.zone_id] = max(done.get(s.zone_id, 0.0), s.start_s + s.duration_s)
     zones = [replace(z, done_s=round(done.get(z.id, min(z.done_s, now_s)), 1)) for z in plan.zones]
     bound = now_s + lower_bound_s(sweep, plan.docks, plan.farthest_round_trip_s, alive)
-    return replace(plan, sorties=airborne + todo, zones=zones, makespan_s=round(makespan, 1),
+    return replace(plan, sorties=airborne + built, zones=zones, makespan_s=round(makespan, 1),
                    lower_bound_s=round(bound, 1), sweep_s=round(sweep, 1), revision=plan.revision + 1,
                    notes=plan.notes + [f"revision {plan.revision + 1} at t={now_s:.0f} s: "
-                                       f"{sum(s.id not in old_ids for s in todo)} new sorties, "
+                                       f"{sum(s.id not in old_ids for s in built)} new sorties, "
                                        f"failed drones {sorted(failed) or 'none'}"])
+
+
+def lane_strips(lanes: Sequence[SurveyLane], frame: MetricFrame) -> list[Strip]:
+    """The strips that mission lanes photograph, back in metres (one cell: flown in the order given)."""
+    out = []
+    for lane in lanes:
+        x0, y0 = frame.forward(*lane.start)
+        x1, y1 = frame.forward(*lane.end)
+        out.append(Strip(float(x0), float(y0), float(x1), float(y1), lane.photos, lane.spacing_m, 0))
+    return out
+
+
+def planned_sortie(s: Sortie, dock: DockInfo, flight: Flight, frame: MetricFrame) -> PlannedSortie:
+    """A saved plan's sortie in metres again: the one place a finished mission is read back, since
+    re-planning starts from plan.json."""
+    survey = Survey(s.altitude_agl_m, s.footprint_m[0], s.footprint_m[1], s.meta.get("gsd_cm", 0.0) / 100.0,
+                    s.meta.get("strip_spacing_m", 0.0), s.trigger_distance_m)
+    return PlannedSortie(s.id, dock, s.zone_id, survey, flight, tuple(lane_strips(s.lanes, frame)), s.duration_s,
+                         s.sweep_s, s.meta.get("replaces"))
 
 
 def _drone(plan: Plan, drone_id: str):
     return next(r for d in plan.docks for r in d.drones if r.id == drone_id)
 
 
-def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan, ready: dict[str, float],
-            frame: MetricFrame, no_fly_m) -> list[Sortie]:
+def _rehome(leftovers: list[tuple[PlannedSortie, list[Strip]]], kept: list[PlannedSortie], plan: Plan,
+            ready: dict[str, float], frame: MetricFrame, no_fly_m) -> list[PlannedSortie]:
     """New sorties for unflown strips: from their own dock if it has drones left, else from whichever
     of the nearest staffed docks in reach would land them earliest (`steal` polishes afterwards)."""
     dock_of = plan.drone_dock()
@@ -107,24 +145,23 @@ def _rehome(leftovers: list[tuple[Sortie, list]], kept: list[Sortie], plan: Plan
         drones[dock_of[drone]] = drones.get(dock_of[drone], 0) + 1
         busy[dock_of[drone]] = busy.get(dock_of[drone], 0.0) + t
     for s in kept:
-        busy[s.dock_id] += s.duration_s + recharge_s(s.duration_s, plan.dock(s.dock_id), plan.dock(s.dock_id).flyer)
-    fresh: list[Sortie] = []
-    for s, lanes in leftovers:
-        if not lanes:
+        busy[s.dock_id] += s.duration_s + recharge_s(s.duration_s, s.dock, s.dock.flyer)
+    fresh: list[PlannedSortie] = []
+    for s, strips in leftovers:
+        if not strips:
             continue
         if s.dock_id in drones:
             order = [plan.dock(s.dock_id)]
         else:
-            x, y = frame.forward(*lanes[0].start)
+            x, y = strips[0].x0, strips[0].y0
             order = sorted((plan.dock(d) for d in drones),
                            key=lambda d: (math.dist(frame.forward(d.lon, d.lat), (x, y)), d.id))[:NEAREST_DOCKS]
-        best: tuple[float, str, list[Sortie]] | None = None
+        best: tuple[float, str, list[PlannedSortie]] | None = None
         error: PlanningError | None = None
         for dock in order:
             try:
-                new = repack(s, lanes, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}")
-                for n in new:
-                    n.meta["replaces"] = s.id
+                new = [replace(n, replaces=s.id) for n in
+                       repack(s, strips, dock, frame, no_fly_m, f"{s.id}~r{plan.revision + 1}")]
             except PlanningError as err:
                 error = err
                 continue

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shapely.geometry.base import BaseGeometry
+
+from detector.geo import MetricFrame
 from flight.assets import DroneSpec
-from flight.planner.airspace import Airspace
+from flight.planner.airspace import Airspace, airspace_near
 from flight.planner.errors import PlanningError
+from flight.planner.plan import DockInfo
 from flight.planner.strips import Strip
 
 SPLIT_SHARE = 0.45  # a strip longer than this share of one battery's reach is cut into chunks
@@ -58,6 +62,11 @@ class Flight:
         """Climb and descent as if none of it rode on a leg: an upper bound, for reach."""
         return self.altitude_m / self.spec.climb_rate_m_s + self.altitude_m / self.spec.descent_rate_m_s
 
+    @property
+    def reach_m(self) -> float:
+        """How far out a sortie can reach and come back: the budget less climb and descent, at transit speed."""
+        return max(0.0, (self.spec.flight_budget_s - self.vertical_s) * self.transit / 2.0)
+
     def leg_m(self, p: tuple[float, float], q: tuple[float, float]) -> float:
         """Length of the flown leg from p to q: straight, or around no-fly airspace."""
         return self.airspace.length(p, q) if self.airspace is not None else math.dist(p, q)
@@ -87,6 +96,13 @@ class Flight:
         leg = distance_m / self.transit
         return (self.clear_m / spec.climb_rate_m_s + np.maximum(leg, rise / spec.climb_rate_m_s)
                 + np.maximum(leg, rise / spec.descent_rate_m_s) + self.clear_m / spec.descent_rate_m_s)
+
+
+def dock_flight(dock: DockInfo, altitude_m: float, frame: MetricFrame, no_fly_m: BaseGeometry | None) -> Flight:
+    """How sorties from `dock` at `altitude_m` fly: its drones' limits, routed round the no-fly airspace in reach."""
+    x, y = frame.forward(dock.lon, dock.lat)
+    xy = (float(x), float(y))
+    return Flight(dock.flyer.spec, xy, altitude_m, airspace_near(no_fly_m, xy, dock.flyer))
 
 
 @dataclass(frozen=True)

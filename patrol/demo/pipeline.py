@@ -202,7 +202,7 @@ def _result(city, zones, docks, plan, fleet: FleetResult, stats: PhotoStats, pla
     zone_total = sum(zm.area for zm in zones_m.values())
     coverage = sum(by_zone[zid] * zm.area for zid, zm in zones_m.items()) / zone_total
     tracks = {d: LineString([(lon, lat) for _, lat, lon, _ in pts]) for d, pts in fleet.tracks.items() if len(pts) > 1}
-    events = [FleetEvent(0.0, r.drone_id, f"{r.reason}: sortie {r.from_sortie} stopped after item {r.last_item}; "
+    events = [FleetEvent(r.at_s, r.drone_id, f"{r.reason}: sortie {r.from_sortie} stopped after item {r.last_item}; "
                                           f"re-planned as {', '.join(r.new_sorties) or 'nothing'}") for r in fleet.replans]
     footprints = [frame.to_lonlat(p) for p in fleet.footprints(frame).values()]
     return DemoResult(

@@ -45,6 +45,7 @@ def test_failed_drone_work_is_replanned_and_flown(demo):
     result, figures, _ = demo
     assert figures["replanned_sorties"] >= 1
     assert any("battery" in e.text.lower() or "rtl" in e.text.lower() for e in result.events), result.events
+    assert all(0.0 < e.time_s < result.sim_time_s for e in result.events), result.events  # when, not 0.0
     assert figures["coverage"] >= 0.999
 
 

@@ -51,6 +51,8 @@ def test_planned_patrol_low_battery_replanned_by_planner_and_zone_covered():
     [replan] = result.replans
     stopped = by_id[replan.from_sortie]
     assert stopped.drone_id == "a" and "below return threshold" in stopped.interrupted
+    flown = [t for t, *_ in result.tracks["a"]]
+    assert flown[0] < replan.at_s < flown[-1]  # re-planned while drone a was out, on the fleet's clock
     assert replan.new_sorties and all("~r1" in s for s in replan.new_sorties)  # the planner's revision 1
     for new in replan.new_sorties:
         assert by_id[new].state == "landed" and by_id[new].drone_id == "b"

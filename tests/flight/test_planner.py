@@ -23,8 +23,10 @@ from flight.planner.comb import Pace
 from flight.planner.cover import strips_for_area
 from flight.planner.footprints import footprint_polygons
 from flight.planner.planner import dock_info
+from flight.planner.items import build_sorties
 from flight.planner.reassign import steal
-from flight.planner.sorties import Flight, pack
+from flight.planner.replan import planned_sortie
+from flight.planner.sorties import Flight, dock_flight, pack
 from flight.sim.copter import Copter, Performance
 
 MAV = mavutil.mavlink
@@ -334,7 +336,11 @@ def test_evening_out_hands_work_from_an_overloaded_dock_to_its_idle_neighbour():
     docks = [dock_info(d) for d in docks_at((0, 0), (1.5, 0))]
     frame = MetricFrame(alone.epsg)
     before = max(s.start_s + s.duration_s for s in alone.sorties)
-    sorties, makespan = steal(list(alone.sorties), docks, {"shared": 1}, frame, None)
+    planned = [planned_sortie(s, docks[0], dock_flight(docks[0], s.altitude_agl_m, frame, None), frame)
+               for s in alone.sorties]
+    moved_planned, schedule = steal(planned, docks, {"shared": 1}, frame, None)
+    sorties = build_sorties(moved_planned, schedule, frame)
+    makespan = schedule.makespan_s
     ends = {d: max(s.start_s + s.duration_s for s in sorties if s.drone_id == d) for d in ("uav-0-0", "uav-1-0")}
     assert makespan == pytest.approx(max(ends.values()))
     assert makespan < 0.6 * before  # two drones share what one flew
