@@ -31,12 +31,16 @@ def serve(
     import uvicorn  # the web stack loads only for this command, so the rest of the CLI starts fast
 
     from dispatch.app import create_app
-    from dispatch.credentials import Credentials
+    from dispatch.credentials import Credentials, CredentialsError
     from dispatch.departments import with_webhook_base
     from dispatch.settings import RetryPolicy, Settings
 
     city = load_or_exit(config)
-    creds = Credentials.load_or_create(credentials, [d.id for d in city.departments])
+    try:
+        creds = Credentials.load_or_create(credentials, [d.id for d in city.departments])
+    except CredentialsError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     base = public_url or f"http://{host}:{port}"
     departments = with_webhook_base(city.departments, webhook_base) if webhook_base else city.departments
     settings = Settings(departments=departments, taxonomy=city.taxonomy, credentials=creds, database_url=db,
