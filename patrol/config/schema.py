@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from detector.camera import CameraModel
 from flight.assets import DroneSpec
+from flight.mavlink.links import parse_endpoint
 
 Lon = Annotated[float, Field(ge=-180, le=180)]
 Lat = Annotated[float, Field(ge=-90, le=90)]
@@ -62,6 +64,14 @@ class DroneEntry(Strict):
     endpoint: str | None = Field(None, description="MAVLink endpoint: udp:HOST:PORT, udpin:, tcp:, or a serial device")
     system_id: int = Field(1, ge=1, le=255)
 
+    @field_validator("endpoint")
+    @classmethod
+    def _known_scheme(cls, v: str | None) -> str | None:
+        """Parsed as the fleet will parse it, so `patrol fly` never meets an endpoint it cannot open."""
+        if v is not None:
+            parse_endpoint(v)  # EndpointError is a ValueError: reported under this field
+        return v
+
 
 class DockEntry(Strict):
     id: str
@@ -99,9 +109,18 @@ class NoFlyEntry(Strict):
 class CityInfo(Strict):
     name: str
     name_en: str
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone for what people read, e.g. Asia/Shanghai")
     center: tuple[float, float] = Field(description="[lon, lat] used to open maps")
     base_map_tiles: str | None = Field(None, description="XYZ tile URL template for the HTML map, e.g. a local tile server")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
+        return v
 
 
 class OperationsEntry(Strict):

@@ -194,3 +194,17 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_city(path)
     assert "line" in err.value.issues[0].path
+
+
+def test_unknown_endpoint_scheme_is_refused_by_config_check(tmp_path, raw):
+    data = copy.deepcopy(raw)
+    data["docks"][0]["drones"][0]["endpoint"] = "upd:127.0.0.1:14550"
+    (issue,) = problems(tmp_path, data)
+    assert issue.path == "docks[0].drones[0].endpoint" and "'upd'" in issue.problem
+
+
+def test_unknown_time_zone_is_refused(tmp_path, raw):
+    data = copy.deepcopy(raw)
+    data["city"]["timezone"] = "Asia/Quzhou"
+    (issue,) = problems(tmp_path, data)
+    assert issue.path == "city.timezone" and "unknown time zone 'Asia/Quzhou'" in issue.problem
