@@ -34,6 +34,12 @@ class ModelCard(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
     calibration: dict[str, Any] = Field(default_factory=dict, description="how conf_thresholds were chosen")
+    real_validation: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per class: figures on real labelled photos (scripts/eval_real.py --write-card)")
+
+    def real_validated(self, code: str) -> bool:
+        """Whether `code` met the bar on real photos; sightings of other classes go out `unverified`."""
+        return bool(self.real_validation.get(code, {}).get("validated", False))
 
     @model_validator(mode="after")
     def _thresholds_cover_classes(self) -> "ModelCard":

@@ -57,6 +57,10 @@ class DetectorSettings:
     batch: int = 8
     evidence: bool = True
     pose_errors: PoseErrors = PoseErrors()
+    # Mark sightings of classes the card does not list as validated on real photos `unverified`
+    # (dispatch holds them for an analyst). Off only where the photos are of the world the model
+    # was validated on: the demo's synthetic city.
+    mark_unverified: bool = True
 
 
 def _jpeg_complete(raw: bytes) -> bool:
@@ -238,6 +242,7 @@ class Detector:
                     model_version=self.model_version,
                     drone_id=capture.drone_id,
                     sortie_id=capture.sortie_id,
+                    unverified=self.settings.mark_unverified and not self.card.real_validated(code),
                 )
             )
         return result

@@ -53,6 +53,25 @@ class RealEval:
         return asdict(self)
 
 
+MIN_REAL_OBJECTS = 100
+BAR = 0.80
+
+
+def validation_record(ev: RealEval, dev_set: str) -> dict[str, dict]:
+    """Per-class entry for the model card: validated only with ≥ 100 real objects and R, P ≥ 0.80."""
+    out = {}
+    for code, c in ev.classes.items():
+        ok = c.truth >= MIN_REAL_OBJECTS and (c.recall or 0.0) >= BAR and (c.precision or 0.0) >= BAR
+        photos = sum(1 for r in ev.per_image if r["truth"].get(code))
+        out[code] = {"validated": ok, "dev_set": dev_set, "photos": photos, "objects": c.truth,
+                     "recall": None if c.recall is None else round(c.recall, 3),
+                     "precision": None if c.precision is None else round(c.precision, 3),
+                     "false_per_km2": round(c.false_per_km2, 1),
+                     "note": "validated on real photos" if ok else
+                             ("no real labelled photos of this class" if c.truth == 0 else "below the real-photo bar")}
+    return out
+
+
 def capture_for(item: LabelledImage, gsd_m: float) -> Capture:
     """A nadir capture whose centre ground resolution is `gsd_m` (the photo has no pose of its own)."""
     fx = _ALT_M / gsd_m

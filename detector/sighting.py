@@ -68,6 +68,7 @@ class Sighting:
     model_version: str
     drone_id: str
     sortie_id: str
+    unverified: bool = False  # the type was not validated on real photos: an analyst looks first
 
     def to_json(self) -> dict:
         """The body dispatch validates for POST /v1/sightings."""
@@ -85,6 +86,7 @@ class Sighting:
             "model_version": self.model_version,
             "drone_id": self.drone_id,
             "sortie_id": self.sortie_id,
+            "unverified": self.unverified,
         }
 
     def to_geojson_feature(self) -> dict:

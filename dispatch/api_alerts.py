@@ -17,7 +17,7 @@ from dispatch.service import AlertFilter, DispatchService, TransitionRefused
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False, description="the department's API token")
-Status = Literal["new", "acknowledged", "resolved", "rejected"]
+Status = Literal["new", "acknowledged", "resolved", "rejected", "held"]
 
 
 def service(request: Request) -> DispatchService:

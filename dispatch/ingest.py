@@ -188,10 +188,10 @@ class Ingestor:
             if inc is None:
                 opened_row = self.matcher.open(s, row, x, y)
                 row["incident_id"] = opened_row["id"]
-                alert = self._alert(opened_row, routes[n], received_at)
+                alert = self._alert(opened_row, routes[n], received_at, held=items[n].unverified)
                 alerts.append(alert)
                 opened.append((row["type"], alert["department_id"]))
-                if routes[n].department.webhook_url:
+                if routes[n].department.webhook_url and not items[n].unverified:
                     messages.append(self._outbox(alert, opened_row, row, routes[n].department, received_at,
                                                  routes[n].department.id in endpoints_off))
                 out[n] = IngestResult(row["key"], "created", opened_row["id"], alert["id"], alert["department_id"])
@@ -208,7 +208,7 @@ class Ingestor:
         if alerts:
             s.execute(insert(AlertEventRow.__table__), [
                 {"alert_id": a["id"], "at": a["created_at"], "actor": "dispatch", "from_status": None,
-                 "to_status": "new", "note": a["explanation"]} for a in alerts])
+                 "to_status": a["status"], "note": a["explanation"]} for a in alerts])
         if messages:
             s.execute(insert(DeliveryRow.__table__), [_columns(d) for d in messages])
             deliveries.extend(d for d in messages if d.state == "pending")
@@ -227,10 +227,12 @@ class Ingestor:
         }
 
     @staticmethod
-    def _alert(incident: dict[str, Any], route: Route, now: datetime) -> dict[str, Any]:
-        """The alert row; the routing decision is kept as its explanation and first audit entry."""
+    def _alert(incident: dict[str, Any], route: Route, now: datetime, held: bool = False) -> dict[str, Any]:
+        """The alert row; the routing decision is kept as its explanation and first audit entry. An
+        alert opened by an unverified sighting is 'held': listed, but not sent until an analyst looks."""
+        note = route.explanation + ("; held: type not validated on real photos (未经真实照片验证，待分析员复核)" if held else "")
         return {"id": "alr_" + uuid.uuid4().hex, "incident_id": incident["id"], "department_id": route.department.id,
-                "type": incident["type"], "status": "new", "explanation": route.explanation,
+                "type": incident["type"], "status": "held" if held else "new", "explanation": note,
                 "created_at": now, "updated_at": now, "acknowledged_at": None, "closed_at": None}
 
     def _outbox(self, alert: dict[str, Any], incident: dict[str, Any], first: dict[str, Any], dept: Department,

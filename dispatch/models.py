@@ -87,7 +87,7 @@ class AlertRow(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), unique=True)
     department_id: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # new | acknowledged | resolved | rejected
+    status: Mapped[str] = mapped_column(String(16))  # new | acknowledged | resolved | rejected | held (unverified type, not sent)
     explanation: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

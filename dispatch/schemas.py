@@ -93,6 +93,8 @@ class SightingBase(BaseModel):
     model_version: Text = Field(min_length=1, max_length=100)
     drone_id: Text = Field(min_length=1, max_length=100)
     sortie_id: Text = Field(min_length=1, max_length=100)
+    unverified: bool = Field(False, description="the model's class was not validated on real photos: the alert "
+                                                "is held for an analyst (status 'held') and not sent to the department")
 
     @field_validator("time", mode="before")
     @classmethod

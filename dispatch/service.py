@@ -29,8 +29,8 @@ from dispatch.views import alert_json, iso
 
 TRANSITIONS = {  # action → (allowed from, new status)
     "ack": ({"new"}, "acknowledged"),
-    "resolve": ({"new", "acknowledged"}, "resolved"),
-    "reject": ({"new", "acknowledged"}, "rejected"),
+    "resolve": ({"new", "acknowledged", "held"}, "resolved"),
+    "reject": ({"new", "acknowledged", "held"}, "rejected"),
 }
 CLOSED = {"resolved", "rejected"}
 

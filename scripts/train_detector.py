@@ -51,6 +51,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--models-dir", type=Path, default=ROOT / "models")
     p.add_argument("--dataset-only", action="store_true", help="write the YOLO dataset and stop (needs no torch)")
     p.add_argument("--init", type=Path, default=None, help="fine-tune from these .pt weights instead of training from scratch")
+    p.add_argument("--real", type=Path, action="append", default=[],
+                   help="imported real train set (patrol dataset import --split train) to cut into training tiles; repeat")
+    p.add_argument("--architecture", default=None, help="architecture line for the card (default: from --init)")
     return p.parse_args()
 
 
@@ -77,6 +80,26 @@ def _init_summary(init: Path | None) -> dict | None:
             "map50": raw.get("metrics", {}).get("map50")}
 
 
+def _add_real_tiles(sets: list[Path], data_dir: Path, seed: int) -> list[dict]:
+    """Cut each real train set into the dataset's train split (once: a marker file per set)."""
+    from detector.datasets import load_manifest
+    from detector.real_tiles import cut_training_tiles
+
+    out = []
+    for k, root in enumerate(sets):
+        marker = data_dir / f"real_{k}.yaml"
+        if marker.exists():
+            out.append(yaml.safe_load(marker.read_text()))
+            continue
+        counts = cut_training_tiles(root, data_dir, TRAIN_GSD_M, TILE_PX, seed=seed + k)
+        manifest = load_manifest(root)
+        entry = {"set": str(root), **counts, "sources": [s.model_dump() for s in manifest.sources]}
+        marker.write_text(yaml.safe_dump(entry, sort_keys=False, allow_unicode=True))
+        print(f"real tiles from {root}: {counts}", flush=True)
+        out.append(entry)
+    return out
+
+
 def main() -> None:
     args = parse_args()
     t0 = time.time()
@@ -86,6 +109,7 @@ def main() -> None:
         write_dataset(args.data_dir, seed=args.seed, train_tiles=args.train_tiles, val_tiles=args.val_tiles,
                       progress=lambda split, k, n: print(f"  {split} {k}/{n}", flush=True) if k % 250 == 0 else None)
         print(f"dataset written in {time.time() - t0:.0f} s", flush=True)
+    real = _add_real_tiles(args.real, args.data_dir, args.seed)
     if args.dataset_only:
         print(f"dataset: {data_yaml}")
         return
@@ -127,7 +151,8 @@ def main() -> None:
         name=args.name,
         version=f"{args.name}-{time.strftime('%Y%m%d')}",
         file=target.name,
-        architecture="YOLO11n (ultralytics yolo11n.yaml, trained from scratch)",
+        architecture=args.architecture or ("YOLO11n (ultralytics yolo11n.yaml, trained from scratch)" if not args.init
+                                           else f"YOLO11n, fine-tuned from {args.init.name}"),
         classes=list(CLASSES),
         input_size=TILE_PX,
         train_gsd_m=TRAIN_GSD_M,
@@ -135,7 +160,7 @@ def main() -> None:
         metrics={"split": _val_split(data_yaml), "map50": round(float(box.map50), 4),
                  "map50_95": round(float(box.map), 4), "ap50_per_class": ap50_by_class},
         data_hash=dataset_hash(data_yaml),
-        data=yaml.safe_load(data_yaml.read_text())["synth"],
+        data={**yaml.safe_load(data_yaml.read_text())["synth"], **({"real": real} if real else {})},
         training={"minutes_budget": args.minutes, "wall_s": round(time.time() - t0), "batch": args.batch,
                   "threads": args.threads, "seed": args.seed, "init_from": _init_summary(args.init), "ultralytics": str(__import__("ultralytics").__version__),
                   "torch": str(torch.__version__)},

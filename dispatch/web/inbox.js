@@ -1,6 +1,7 @@
 "use strict";
-const STATUS = {new: "新 new", acknowledged: "已确认 acknowledged", resolved: "已处理 resolved", rejected: "误报 rejected"};
-const COLORS = {new: "#c0392b", acknowledged: "#d68910", resolved: "#1e8449", rejected: "#7f8c8d"};
+const STATUS = {new: "新 new", acknowledged: "已确认 acknowledged", resolved: "已处理 resolved", rejected: "误报 rejected",
+                held: "待复核·未经真实照片验证 held: unverified, not sent"};
+const COLORS = {new: "#c0392b", acknowledged: "#d68910", resolved: "#1e8449", rejected: "#7f8c8d", held: "#6c3483"};
 const fmt = new Intl.DateTimeFormat("zh-CN", {timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
   day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
 const when = (iso) => iso ? fmt.format(new Date(iso)) : "—";
@@ -90,7 +91,7 @@ async function select(id) {
   $("d-pos").textContent = `${a.location.coordinates[1].toFixed(6)}, ${a.location.coordinates[0].toFixed(6)} ±${a.uncertainty_m} m`;
   $("d-first").textContent = when(a.first_seen); $("d-last").textContent = when(a.last_seen);
   $("d-count").textContent = a.sighting_count; $("d-routing").textContent = a.routing;
-  const open = a.status === "new" || a.status === "acknowledged";
+  const open = a.status === "new" || a.status === "acknowledged" || a.status === "held";
   $("btn-ack").disabled = a.status !== "new"; $("btn-resolve").disabled = !open; $("btn-reject").disabled = !open;
   $("history").replaceChildren();
   for (const h of a.status_history) {

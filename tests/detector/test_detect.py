@@ -67,11 +67,12 @@ def test_sighting_json_is_the_dispatch_contract(detector: Detector, photos: list
     for s in sightings:
         body = s.to_json()
         assert list(body) == ["key", "type", "confidence", "lat", "lon", "uncertainty_m", "time", "footprint", "image",
-                              "evidence_jpeg_b64", "model_version", "drone_id", "sortie_id"]
+                              "evidence_jpeg_b64", "model_version", "drone_id", "sortie_id", "unverified"]
         model.model_validate(body)
         assert body["time"] == "2026-07-01T08:30:00.000Z"
         assert len(base64.b64decode(body["evidence_jpeg_b64"])) <= 48 * 1024
         assert body["model_version"] == detector.card.version
+        assert body["unverified"] is True  # the shipped card validates no class on real photos
     keys = [s.key for s in sightings]
     assert len(set(keys)) == len(keys)
     again = [s.key for s in detector.detect(photos[0])]

@@ -80,3 +80,24 @@ def test_eval_refuses_a_training_split(tmp_path: Path, synth_dev: Path) -> None:
     (bad / "manifest.yaml").write_text(manifest.replace("split: dev", "split: train"))
     res = CliRunner().invoke(app, ["eval", "--real", str(bad), "--backend", "onnxruntime"])
     assert res.exit_code == 2 and "split" in res.output
+
+
+def test_sightings_of_classes_not_validated_on_real_photos_are_unverified(synth_dev: Path, tmp_path: Path) -> None:
+    from detector.card import load_card, write_card
+    from detector.datasets import read_set
+    from detector.real_eval import capture_for
+
+    card = load_card(DEFAULT_MODEL)
+    (tmp_path / card.file).symlink_to(DEFAULT_MODEL.parent / card.file)
+    seen = {"road_waterlogging": {"validated": True}, "exposed_garbage": {"validated": False}}
+    write_card(card.model_copy(update={"real_validation": seen}), tmp_path / "card.yaml")
+    manifest, items = read_set(synth_dev)
+    captures = [capture_for(i, manifest.source(i.source).gsd_m) for i in items]
+    marked = Detector(tmp_path / "card.yaml", TAXONOMY, backend="onnxruntime", settings=DetectorSettings(evidence=False))
+    sightings = [s for c in captures for s in marked.detect(c)]
+    assert {s.type for s in sightings} - {"road_waterlogging"}, "need other classes to check"
+    assert all(s.unverified == (s.type != "road_waterlogging") for s in sightings)
+    assert all(s.to_json()["unverified"] == s.unverified for s in sightings)
+    demo = Detector(tmp_path / "card.yaml", TAXONOMY, backend="onnxruntime",
+                    settings=DetectorSettings(evidence=False, mark_unverified=False))
+    assert not any(s.unverified for c in captures for s in demo.detect(c))
