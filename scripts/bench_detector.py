@@ -14,6 +14,11 @@ machine is shared; slower passes measure the neighbours).
 SAHI needs torch, so run it with the training venv:
     .venv-train/bin/python scripts/bench_detector.py --json out/bench_detector.json
 Without torch (plain .venv) the SAHI rows are skipped and the rest still runs.
+
+`--engine ray` instead compares the detection engines on the same frames: the in-process pool
+and the Ray pool (local cluster), each with --workers models of one thread, photos fed through
+the pool interface with its default in-flight limit: photos/s, wall time per photo, Ray's
+overhead per photo and the ratio.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--out", type=Path, default=ROOT / "out" / "bench")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--engine", choices=("models", "ray"), default="models",
+                   help="models: ours vs raw model vs SAHI (default); ray: in-process pool vs Ray pool")
+    p.add_argument("--workers", type=int, default=2, help="--engine ray: models loaded per engine")
     return p.parse_args()
 
 
@@ -185,6 +193,66 @@ def bench_sahi(frames, args, slice_px: int | None, label: str, repeats: int) -> 
             "tiles_per_s": slices / sum(times), **score(found, [t for _, t in frames])}
 
 
+def pool_pass(pool, caps: list[Capture]) -> tuple[float, list[float], set]:
+    """Wall seconds to detect every capture through the pool (a feeder thread submits, this one
+    reads), the workers' own seconds per photo, and what was found (to check the engines agree)."""
+    import threading
+
+    t = time.perf_counter()
+    feeder = threading.Thread(target=lambda: [pool.submit(c) for c in caps])
+    feeder.start()
+    done = [pool.next_result(600.0) for _ in caps]
+    wall = time.perf_counter() - t
+    feeder.join()
+    found = {(d.result.capture.seq, s.key) for d in done for s in d.result.sightings}
+    return wall, [d.detect_s for d in done], found
+
+
+def bench_engines(frames, args) -> dict:
+    """In-process pool vs Ray pool, same frames, same number of one-thread models."""
+    import ray
+
+    from patrol.pipeline.engines import InProcessPool
+    from patrol.pipeline.engines.ray_pool import RayPool
+
+    caps = [c for c, _ in frames]
+    t = time.perf_counter()
+    ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+    ray_start = time.perf_counter() - t
+    pools, starts = {}, {}
+    for name, make in (("in-process pool", lambda: InProcessPool([Detector(args.model, threads=1) for _ in range(args.workers)])),
+                       ("Ray pool", lambda: RayPool(args.model, workers=args.workers))):
+        t = time.perf_counter()
+        pools[name] = make()
+        starts[name] = time.perf_counter() - t
+        pool_pass(pools[name], caps[: args.workers])  # warm-up: OpenVINO compiles per shape in every worker
+    passes = {name: [] for name in pools}
+    for _ in range(args.repeats):  # alternate the engines, so a busy neighbour slows both alike
+        for name, pool in pools.items():
+            passes[name].append(pool_pass(pool, caps))
+    rows, found = [], {}
+    for name, pool in pools.items():
+        pool.close()
+        wall, worker_s, found[name] = min(passes[name], key=lambda p: p[0])
+        rows.append({"engine": name, "workers": args.workers, "photos": len(caps), "start_s": starts[name],
+                     "photos_per_s": len(caps) / wall, "wall_ms_per_photo": 1000 * wall / len(caps),
+                     "worker_ms_per_photo_median": 1000 * statistics.median(worker_s)})
+    ray.shutdown()
+    inproc, on_ray = rows
+    summary = {"frames": len(caps), "megapixels": CAMERA.megapixels, "workers": args.workers, "rows": rows,
+               "ray_init_s": ray_start, "same_sightings": found["in-process pool"] == found["Ray pool"],
+               "ray_overhead_ms_per_photo": on_ray["wall_ms_per_photo"] - inproc["wall_ms_per_photo"],
+               "ray_over_inprocess_throughput": on_ray["photos_per_s"] / inproc["photos_per_s"]}
+    print(f"\n{'engine':16s} {'workers':>7s} {'start s':>8s} {'photos/s':>9s} {'ms/photo':>9s} {'worker ms (median)':>19s}")
+    for r in rows:
+        print(f"{r['engine']:16s} {r['workers']:7d} {r['start_s']:8.1f} {r['photos_per_s']:9.2f} "
+              f"{r['wall_ms_per_photo']:9.0f} {r['worker_ms_per_photo_median']:19.0f}")
+    print(f"\nRay: {summary['ray_over_inprocess_throughput']:.2f}× the in-process throughput, "
+          f"{summary['ray_overhead_ms_per_photo']:+.0f} ms per photo; ray.init {ray_start:.1f} s; "
+          f"same sightings: {summary['same_sightings']}")
+    return summary
+
+
 def main() -> None:
     args = parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +260,12 @@ def main() -> None:
     frames = make_frames(args)
     print(f"{len(frames)} frames of {CAMERA.megapixels:.1f} MP rendered in {time.time() - t0:.0f} s; "
           f"{sum(len(t) for _, t in frames)} planted violations in view", flush=True)
+    if args.engine == "ray":
+        summary = bench_engines(frames, args)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(summary, indent=1))
+        return
     rows = []
     for backend in available_backends():
         rows.append(bench_ours(frames, args, backend))
