@@ -44,14 +44,31 @@ def parse_camera(text: str) -> CameraModel:
     return CameraModel(sw, sh, f, int(w), int(h))
 
 
+POSE_FIELDS = {"lat", "lon", "alt_agl_m", "alt_amsl_m", "yaw_deg", "pitch_deg", "roll_deg"}
+
+
 def _poses_file(path: Path) -> dict[str, CameraPose]:
-    """JSON list of {photo, lat, lon, alt_agl_m, [alt_amsl_m, yaw_deg, pitch_deg, roll_deg]}."""
+    """JSON list of {photo, lat, lon, alt_agl_m, [alt_amsl_m, yaw_deg, pitch_deg, roll_deg]}, keyed by file name."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"--poses {path}: {exc}") from None
+    if not isinstance(rows, list):
+        raise typer.BadParameter(f"--poses {path}: expected a JSON list of poses, got {type(rows).__name__}")
     out = {}
-    for i, row in enumerate(json.loads(path.read_text(encoding="utf-8"))):
-        try:
-            out[Path(row.pop("photo")).name] = CameraPose(**{"alt_amsl_m": row.get("alt_agl_m", 0.0), **row})
-        except (KeyError, TypeError) as exc:
-            raise typer.BadParameter(f"--poses {path}[{i}]: {exc}") from None
+    for i, row in enumerate(rows):
+        where = f"--poses {path}[{i}]"
+        if not isinstance(row, dict) or not isinstance(row.get("photo"), str):
+            raise typer.BadParameter(f"{where}: each pose is an object with a \"photo\" file name")
+        values = {k: v for k, v in row.items() if k != "photo"}
+        unknown, missing = set(values) - POSE_FIELDS, {"lat", "lon", "alt_agl_m"} - set(values)
+        if unknown or missing:
+            raise typer.BadParameter(f"{where}: " + "; ".join(
+                ([f"unknown field(s) {sorted(unknown)}"] if unknown else []) + ([f"missing {sorted(missing)}"] if missing else [])))
+        bad = [k for k, v in values.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise typer.BadParameter(f"{where}.{bad[0]}: must be a number, got {values[bad[0]]!r}")
+        out[Path(row["photo"]).name] = CameraPose(**{"alt_amsl_m": values["alt_agl_m"], **values})
     return out
 
 

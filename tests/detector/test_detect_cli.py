@@ -40,3 +40,27 @@ def test_detect_command_rejects_a_malformed_pose(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["detect", str(tmp_path / "x.jpg"), "--pose", "28.9,north,100", "-o", str(tmp_path)])
     assert result.exit_code != 0
     assert "--pose" in result.output
+
+
+def test_detect_command_reads_per_photo_poses_from_a_file(tmp_path: Path) -> None:
+    world = World(seed=31, violation_rate=3.0)
+    cam = CameraModel(17.3, 13.0, 12.29, 2640, 1978)
+    rows, photos = [], []
+    for i, (x, y) in enumerate(((150.0, 150.0), (400.0, 150.0))):
+        lon, lat = world.to_lonlat(x, y)
+        pose = CameraPose(float(lat), float(lon), 100.0, 160.0, yaw_deg=20.0)
+        photos.append(str(render_capture(world, pose, cam, tmp_path / f"p{i}.jpg").image))
+        rows.append({"photo": f"p{i}.jpg", "lat": float(lat), "lon": float(lon), "alt_agl_m": 100.0, "yaw_deg": 20.0})
+    poses = tmp_path / "poses.json"
+    poses.write_text(json.dumps(rows))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["detect", *photos, "--poses", str(poses), "--camera", "17.3,13.0,12.29,2640,1978",
+                                      "--backend", "onnxruntime", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "errors.json").read_text()) == []
+    features = json.loads((out / "sightings.geojson").read_text())["features"]
+    assert features and {f["properties"]["image"]["ref"].rsplit("/", 1)[-1] for f in features} <= {"p0.jpg", "p1.jpg"}
+
+    poses.write_text(json.dumps([{"photo": "p0.jpg", "lat": "north", "lon": 1.0, "alt_agl_m": 100}]))
+    bad = CliRunner().invoke(app, ["detect", photos[0], "--poses", str(poses), "-o", str(out)])
+    assert bad.exit_code != 0 and "lat" in bad.output
