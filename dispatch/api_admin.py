@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from shapely.geometry import mapping
 
+from dispatch.accounts import LoginTaken
 from dispatch.api_alerts import Svc, bearer, service
+from dispatch.schemas import AccountIn, RotateIn
 
 router = APIRouter(prefix="/v1/admin")
 
@@ -57,3 +60,43 @@ def enable_webhook(department_id: str, svc: Svc) -> dict:
     if department_id not in svc.departments:
         raise HTTPException(404, f"department_id: no department {department_id!r}")
     return {"department_id": department_id, "requeued": svc.enable_endpoint(department_id)}
+
+
+def known(department_id: str, svc: Svc) -> str:
+    if department_id not in svc.departments:
+        raise HTTPException(404, f"department_id: no department {department_id!r}")
+    return department_id
+
+
+Known = Annotated[str, Depends(known)]
+
+
+@router.post("/departments/{department_id}/accounts", dependencies=[Admin], status_code=201,
+             summary="Give a person their own token for a department (shown once; only its digest is kept)")
+def create_account(department_id: Known, body: AccountIn, svc: Svc) -> dict:
+    try:
+        account, token = svc.accounts.create(department_id, body.login, body.name)
+    except LoginTaken as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {**account, "token": token}
+
+
+@router.get("/departments/{department_id}/accounts", dependencies=[Admin], summary="A department's accounts (no tokens)")
+def list_accounts(department_id: Known, svc: Svc) -> dict:
+    return {"accounts": svc.accounts.list(department_id)}
+
+
+@router.post("/departments/{department_id}/accounts/{login}/revoke", dependencies=[Admin],
+             summary="Stop an account's token from working")
+def revoke_account(department_id: Known, login: str, svc: Svc) -> dict:
+    account = svc.accounts.revoke(department_id, login)
+    if account is None:
+        raise HTTPException(404, f"login: {department_id!r} has no account {login!r}")
+    return account
+
+
+@router.post("/departments/{department_id}/webhook/rotate", dependencies=[Admin],
+             summary="New webhook secret (shown once); the old ones go on signing too for grace_hours")
+def rotate_webhook_secret(department_id: Known, svc: Svc, body: RotateIn | None = None) -> dict:
+    grace = timedelta(hours=(body or RotateIn()).grace_hours)
+    return svc.webhook_secrets.rotate(department_id, grace).as_json()

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from shapely.geometry import mapping
 
+from dispatch.accounts import Caller
 from dispatch.departments import Department
 from dispatch.exports import cap_xml, feature_collection
 from dispatch.schemas import NoteIn, Text
@@ -24,12 +25,19 @@ def service(request: Request) -> DispatchService:
     return request.app.state.dispatch
 
 
-def department(request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Department:
-    dept = service(request).department_for_token(cred.credentials) if cred else None
-    if dept is None:
+def caller(request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    who = service(request).caller(cred.credentials) if cred else None
+    if who is None:
         raise HTTPException(401, "authorization: a valid department token is required (Authorization: Bearer …)",
                             headers={"WWW-Authenticate": "Bearer"})
-    return dept
+    return who
+
+
+Who = Annotated[Caller, Depends(caller)]
+
+
+def department(who: Who) -> Department:
+    return who.department
 
 
 Dept = Annotated[Department, Depends(department)]
@@ -58,8 +66,10 @@ Filter = Annotated[AlertFilter, Depends(alert_filter)]
 
 
 @router.get("/v1/me", summary="Who this token is, with the jurisdiction as GeoJSON")
-def me(dept: Dept, svc: Svc) -> dict:
-    return {"id": dept.id, "name": dept.name, "name_en": dept.name_en, "kind": dept.kind,
+def me(who: Who, svc: Svc) -> dict:
+    dept = who.department
+    return {"id": dept.id, "account": {"login": who.login, "name": who.name}, "name": dept.name,
+            "name_en": dept.name_en, "kind": dept.kind,
             "kind_en": svc.settings.taxonomy.kind_en(dept.kind), "jurisdiction_name": dept.jurisdiction_name,
             "catch_all": dept.catch_all, "city": svc.settings.city_name,
             "jurisdiction": mapping(dept.jurisdiction) if dept.jurisdiction is not None else None}
@@ -116,9 +126,9 @@ def dead_letters(dept: Dept, svc: Svc) -> dict:
 
 
 def _transition(action: str):
-    def handler(alert_id: str, dept: Dept, svc: Svc, body: NoteIn | None = None) -> dict:
+    def handler(alert_id: str, who: Who, svc: Svc, body: NoteIn | None = None) -> dict:
         try:
-            out = svc.transition(dept.id, alert_id, action, body.note if body else "")
+            out = svc.transition(who, alert_id, action, body.note if body else "")
         except TransitionRefused as exc:
             raise HTTPException(409, str(exc)) from None
         if out is None:

@@ -23,13 +23,13 @@ import httpx
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from standardwebhooks import Webhook
 
 from dispatch.batches import batches
 from dispatch.metrics import DispatchMetrics
 from dispatch.models import DeliveryAttemptRow, DeliveryRow, EndpointRow
 from dispatch.settings import RetryPolicy
 from dispatch.store import Writers
+from dispatch.webhook_secrets import WebhookSecrets
 
 ENDPOINT_OFF = "endpoint disabled after 410 Gone; re-enable: POST /v1/admin/departments/<id>/webhook/enable"
 IDLE_WAIT_S = 1.0  # safety net: look at the outbox at least this often even without a wake-up
@@ -84,10 +84,10 @@ class _Outcome:
 
 
 class DeliveryWorker:
-    def __init__(self, readers: sessionmaker[Session], writers: Writers, secrets: dict[str, str], policy: RetryPolicy, seed: int,
+    def __init__(self, readers: sessionmaker[Session], writers: Writers, secrets: WebhookSecrets, policy: RetryPolicy, seed: int,
                  metrics: DispatchMetrics, clock: Callable[[], datetime], threads: int = 8):
         self.readers, self.writers, self.policy, self.metrics, self.clock = readers, writers, policy, metrics, clock
-        self.signers = {dept: Webhook(secret) for dept, secret in secrets.items()}
+        self.secrets = secrets
         self.backoff = Backoff(policy, seed)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -176,7 +176,7 @@ class DeliveryWorker:
             "content-type": "application/json",
             "webhook-id": row.id,
             "webhook-timestamp": str(int(sent_at.timestamp())),
-            "webhook-signature": self.signers[row.department_id].sign(row.id, sent_at, row.payload),
+            "webhook-signature": self.secrets.signature(row.department_id, row.id, sent_at, row.payload),
         }
         code, error, retry_after = None, None, None
         t0 = time.perf_counter()

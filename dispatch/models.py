@@ -148,3 +148,32 @@ class EndpointRow(Base):
     department_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     disabled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class AccountRow(Base):
+    """A person (or a department's shared login) who may act for a department; only the token's
+    digest is kept. `login` goes into the audit trail."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (Index("ux_accounts_login", "department_id", "login", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department_id: Mapped[str] = mapped_column(String(100))
+    login: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookSecretRow(Base):
+    """A department's webhook signing secrets: every one not yet retired signs each message
+    (Standard Webhooks: several signatures in one header while a rotation is under way)."""
+
+    __tablename__ = "webhook_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department_id: Mapped[str] = mapped_column(String(100), index=True)
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -144,3 +144,19 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: Annotated[Text, Field(max_length=2000)] = ""
+
+
+class AccountIn(BaseModel):
+    """A person who will act for a department; `login` is how the audit trail names them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$",
+                                description="lower-case letters, digits, . _ -; at most 32, e.g. zhang.san")]
+    name: Annotated[Text, Field(min_length=1, max_length=60, description="the person's name, e.g. 张三")]
+
+
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    grace_hours: Annotated[Number, Field(ge=0, le=720, description="how long the old secrets go on signing too")] = 24.0

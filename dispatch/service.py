@@ -3,7 +3,6 @@ the department API, the inbox and the dashboard need."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import statistics
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
+from dispatch.accounts import Accounts, Caller
+from dispatch.credentials import digest
 from dispatch.delivery import ENDPOINT_OFF, DeliveryWorker
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
@@ -26,6 +27,7 @@ from dispatch.schemas import is_storable
 from dispatch.settings import Settings
 from dispatch.store import migrate, open_engine, session_factories
 from dispatch.views import alert_json, iso
+from dispatch.webhook_secrets import WebhookSecrets
 
 TRANSITIONS = {  # action → (allowed from, new status)
     "ack": ({"new"}, "acknowledged"),
@@ -37,10 +39,6 @@ CLOSED = {"resolved", "rejected"}
 
 class TransitionRefused(Exception):
     pass
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -59,18 +57,21 @@ class DispatchService:
         missing = [d for d in self.departments if d not in settings.credentials.departments]
         if missing:
             raise ValueError(f"credentials: no token/webhook secret for departments {missing}")
-        self._tokens = {_digest(settings.credentials.departments[d].token): d for d in self.departments}
         self.metrics = DispatchMetrics()
         self.engine = open_engine(settings.database_url)
         migrate(self.engine)
         self.readers, self.writers = session_factories(self.engine)
+        self.accounts = Accounts(self.readers, self.writers, self.departments, settings.clock)
+        self.accounts.seed(settings.credentials)
+        self.webhook_secrets = WebhookSecrets(self.readers, self.writers, settings.clock)
+        self.webhook_secrets.seed(settings.credentials)
         self.router = GeoRouter(settings.departments, settings.taxonomy)
         boxes = [d.jurisdiction.bounds for d in settings.departments if d.jurisdiction is not None]
         self.extent = CityExtent.around(boxes, settings.extent_margin_deg)
         lon, lat = (self.extent.west + self.extent.east) / 2, (self.extent.south + self.extent.north) / 2
         self.matcher = IncidentMatcher(CityMetric(lon, lat), settings.windows)
         self.worker = DeliveryWorker(
-            self.readers, self.writers, {d: c.webhook_secret for d, c in settings.credentials.departments.items()},
+            self.readers, self.writers, self.webhook_secrets,
             settings.retry, settings.seed, self.metrics, settings.clock, settings.delivery_threads)
         self.ingestor = Ingestor(self.writers, self.router, self.matcher, settings.taxonomy, settings.public_url,
                                  self.metrics, self.worker.hand_over, self.worker.lease_s)
@@ -86,17 +87,17 @@ class DispatchService:
         self.engine.dispose()
 
     # --- who is asking ---
-    def department_for_token(self, token: str) -> Department | None:
-        dept = self._tokens.get(_digest(token))
-        return self.departments[dept] if dept else None
+    def caller(self, token: str) -> Caller | None:
+        """The department account this token belongs to (None: unknown or revoked)."""
+        return self.accounts.caller(token)
 
     def is_admin(self, token: str) -> bool:
-        return hmac.compare_digest(_digest(token), _digest(self.settings.credentials.admin_token))
+        return is_storable(token) and hmac.compare_digest(digest(token), self.settings.credentials.admin_sha256)
 
     def may_ingest(self, token: str) -> bool:
         """The ingest token posts sightings (the admin's may too); department tokens may not."""
-        creds, digest = self.settings.credentials, _digest(token)
-        return hmac.compare_digest(digest, _digest(creds.ingest_token)) or self.is_admin(token)
+        ingest = is_storable(token) and hmac.compare_digest(digest(token), self.settings.credentials.ingest_sha256)
+        return ingest or self.is_admin(token)
 
     # --- alerts ---
     def _views(self, s: Session, alerts: list[AlertRow], history: bool = False) -> list[dict[str, Any]]:
@@ -155,16 +156,16 @@ class DispatchService:
             best = _sighting(s, s.get(IncidentRow, a.incident_id).best_sighting_key)
             return best.evidence_jpeg if best else None
 
-    def transition(self, dept_id: str, alert_id: str, action: str, note: str) -> dict[str, Any] | None:
+    def transition(self, who: Caller, alert_id: str, action: str, note: str) -> dict[str, Any] | None:
         allowed, to = TRANSITIONS[action]
-        now = self.settings.clock()
+        now, dept_id = self.settings.clock(), who.department.id
         with self.writers.begin() as s:
             a = self._owned(s, dept_id, alert_id, lock=True)
             if a is None:
                 return None
             if a.status not in allowed:
                 raise TransitionRefused(f"status: alert is {a.status!r}; '{action}' needs one of {sorted(allowed)}")
-            s.add(AlertEventRow(alert_id=a.id, at=now, actor=dept_id, from_status=a.status, to_status=to, note=note))
+            s.add(AlertEventRow(alert_id=a.id, at=now, actor=who.actor, from_status=a.status, to_status=to, note=note))
             a.status, a.updated_at = to, now
             if to == "acknowledged":
                 a.acknowledged_at = now

@@ -113,7 +113,7 @@ def serve_child(db_url: str, creds_path: str, receiver_url: str, port: int) -> N
 
     city = load_city(CONFIG)
     settings = Settings(departments=with_webhook_base(city.departments, receiver_url), taxonomy=city.taxonomy,
-                        credentials=Credentials.load(Path(creds_path)), database_url=db_url,
+                        credentials=Credentials.load(Path(creds_path))[0], database_url=db_url,
                         public_url=f"http://127.0.0.1:{port}")
     app = create_app(settings)
     gc.freeze()  # as `patrol serve` does
@@ -150,7 +150,7 @@ def sightings(city, n: int, rng: np.random.Generator, prefix: str) -> list[dict]
 
 def receiver_child(creds_path: str, port: int, conn) -> None:
     """The departments' side in its own process (its own GIL): verify, record, report on request."""
-    creds = Credentials.load(Path(creds_path))
+    creds, _ = Credentials.load(Path(creds_path))
     receiver = WebhookReceiver({d: c.webhook_secret for d, c in creds.departments.items()}, port=port)
     receiver.start()
     conn.send("ready")

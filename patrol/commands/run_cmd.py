@@ -17,12 +17,14 @@ def run(
     plan_dir: Path = typer.Option(None, "--plan", help="plan folder from `patrol plan`; default: plan the whole city now"),
     status_port: int = typer.Option(8765, help="serve the fleet's state on 127.0.0.1 for `patrol status`"),
     ingest_token: str = typer.Option(..., envvar="PATROL_INGEST_TOKEN", show_default=False,
-                                     help="dispatch's ingest token (`ingest_token` in its credentials file)"),
+                                     help="dispatch's ingest token (`patrol serve` shows it once, when it makes its credentials)"),
     engine: str = typer.Option("inprocess", help="where detection runs: inprocess (threads here) or ray (actors on a Ray cluster)"),
     ray_address: str = typer.Option(None, help="Ray cluster to join with --engine ray (host:port, ray://host:10001 or auto); "
                                                "default: start a local one"),
     workers: int = typer.Option(None, min=1, help="detector workers (models loaded); default 1 in process, "
                                                   "as many as the Ray cluster's CPUs/GPUs hold with --engine ray"),
+    drone_wait: float = typer.Option(30.0, min=1.0, max=600.0, help="seconds to wait for every drone's first heartbeat "
+                                                                   "before flying; none heard → exit 2"),
 ) -> None:
     """Fly the plan with the drones in CONFIG; every photo is detected and its sightings posted to dispatch."""
     from detector.detect import DEFAULT_MODEL
@@ -32,11 +34,28 @@ def run(
     from patrol.fleet_view import refresh_live
     from patrol.pipeline.engines import open_pool
     from patrol.pipeline.photos import PhotoStage
+    from patrol.pipeline.preflight import PreflightError, call_roll, check_dispatch
     from patrol.pipeline.sources import DirectoryCamera
     from shapely.ops import unary_union
 
     city = load_or_exit(config)
     ops = city.operations
+    drones = [drone for dock in city.docks for drone in dock.drones]
+    try:
+        check_dispatch(ops.dispatch_url, ingest_token)
+        console.print(f"dispatch at {ops.dispatch_url}: up, ingest token accepted; waiting up to {drone_wait:.0f} s "
+                      f"for {len(drones)} drones' heartbeats")
+        roll = asyncio.run(call_roll(drones, drone_wait, lambda d: console.print(f"  heard {d}")))
+    except PreflightError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not roll.heard:
+        where = ", ".join(f"{d.id} ({d.endpoint})" for d in drones)
+        console.print(f"[red]error:[/] no drone answered within {drone_wait:.0f} s: {where}; check the drones are "
+                      "powered and their endpoints in the config (drones[].endpoint)", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    if roll.silent:
+        console.print(f"[yellow]not heard yet (the fleet controller keeps listening for them):[/] {', '.join(roll.silent)}", highlight=False)
     try:
         pool = open_pool(engine, city.resolve(ops.model) if ops.model else DEFAULT_MODEL, city.taxonomy.codes,
                          workers=workers or (None if engine == "ray" else 1), ray_address=ray_address)

@@ -37,9 +37,9 @@ def serve(
 
     city = load_or_exit(config)
     try:
-        creds = Credentials.load_or_create(credentials, [d.id for d in city.departments])
+        creds, made = Credentials.load_or_create(credentials, [d.id for d in city.departments])
     except CredentialsError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     base = public_url or f"http://{host}:{port}"
     departments = with_webhook_base(city.departments, webhook_base) if webhook_base else city.departments
@@ -51,8 +51,21 @@ def serve(
     # keep it out of the cyclic GC, whose full passes over it cost milliseconds per request.
     gc.freeze()
     console.print(f"[bold]dispatch[/] for {city.info.name} on {base}  store: {db}")
-    console.print(f"tokens and webhook secrets: {credentials} (keep private; `patrol run` posts with its ingest_token)")
+    console.print(f"webhook secrets and token digests: {credentials} (keep private)")
+    if made:
+        show_once(made)
     console.print(f"dashboard 驾驶舱: {base}/dashboard#token=<admin_token>")
     for d in city.departments:
         console.print(f"  inbox {d.name} ({d.id}): {base}/inbox/{d.id}#token=<token>", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def show_once(made) -> None:
+    """Tokens are kept only as digests: this is the one time they can be read. `patrol run` posts with
+    the ingest token; more department tokens: POST /v1/admin/departments/{id}/accounts."""
+    console.print("[bold yellow]new tokens, shown once only (新令牌，仅显示一次): hand them out now[/]")
+    for what, token in (("admin 管理员", made.admin), ("ingest 上报 (patrol run)", made.ingest)):
+        if token:
+            console.print(f"  {what}: {token}", highlight=False, soft_wrap=True)
+    for dept, token in made.departments.items():
+        console.print(f"  department {dept} (shared login): {token}", highlight=False, soft_wrap=True)

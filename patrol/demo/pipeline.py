@@ -174,7 +174,7 @@ def _collect_alerts(city: City, url: str, creds: Credentials, receiver: WebhookR
     out = []
     with httpx.Client(base_url=url, timeout=10) as client:
         for dep in city.departments:
-            token = creds.departments[dep.id].token
+            token = creds.token(dep.id)
             listing = client.get("/v1/alerts", params={"limit": 500},
                                  headers={"Authorization": f"Bearer {token}"}).raise_for_status().json()["alerts"]
             for a in listing:

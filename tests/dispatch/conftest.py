@@ -69,7 +69,7 @@ class Live:
     client: httpx.Client
 
     def as_dept(self, dept_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.creds.departments[dept_id].token}"}
+        return {"Authorization": f"Bearer {self.creds.token(dept_id)}"}
 
     @property
     def as_admin(self) -> dict[str, str]:

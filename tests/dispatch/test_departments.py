@@ -6,6 +6,8 @@ from xml.etree import ElementTree as ET
 
 from tests.dispatch.conftest import KECHENG, OUTSIDE, QUJIANG, sighting
 
+SHARED = "department (部门共用 shared login)"  # the department token from the credentials file
+
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 
 
@@ -46,7 +48,7 @@ def test_ack_resolve_reject_keep_an_audit_trail(live):
 
     history = live.client.get(f"{live.url}/v1/alerts/{one}", headers=me).json()["status_history"]
     assert [(h["from"], h["to"], h["actor"]) for h in history] == [
-        (None, "new", "dispatch"), ("new", "acknowledged", "kecheng-urban"), ("acknowledged", "resolved", "kecheng-urban")]
+        (None, "new", "dispatch"), ("new", "acknowledged", SHARED), ("acknowledged", "resolved", SHARED)]
     assert history[1]["note"] == "crew on the way 已派人"
     assert "柯城区" in history[0]["note"] and "道路积水" in history[0]["note"]
 

@@ -1,4 +1,5 @@
-"""`patrol serve` starts the service from the city config, with credentials made on first start."""
+"""`patrol serve` starts the service from the city config, with credentials made on first start:
+the tokens are printed once and only their digests are saved."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_patrol_serve_runs_the_service(tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
+        shown = _tokens_shown(proc)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -34,14 +36,27 @@ def test_patrol_serve_runs_the_service(tmp_path):
         saved = json.loads(creds.read_text())
         assert oct(creds.stat().st_mode & 0o777) == "0o600"
         assert "kecheng-urban" in saved["departments"]
-
-        token = saved["departments"]["kecheng-urban"]["token"]
+        token, ingest = shown["department kecheng-urban (shared login)"], shown["ingest 上报 (patrol run)"]
+        assert token not in creds.read_text() and ingest not in creds.read_text()
         assert httpx.post(url + "/v1/sightings", json=sighting("serve-0")).status_code == 401
         assert httpx.post(url + "/v1/sightings", json=sighting("serve-0"), headers={"Authorization": f"Bearer {token}"}).status_code == 401
-        r = httpx.post(url + "/v1/sightings", json=sighting("serve-1"), headers={"Authorization": f"Bearer {saved['ingest_token']}"})
+        r = httpx.post(url + "/v1/sightings", json=sighting("serve-1"), headers={"Authorization": f"Bearer {ingest}"})
         assert r.status_code == 201 and r.json()["department_id"] == "kecheng-urban"
         alerts = httpx.get(url + "/v1/alerts", headers={"Authorization": f"Bearer {token}"}).json()["alerts"]
         assert [a["alert_id"] for a in alerts] == [r.json()["alert_id"]]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _tokens_shown(proc: subprocess.Popen) -> dict[str, str]:
+    """What `patrol serve` printed under "shown once" (label → token), read from its output."""
+    shown: dict[str, str] = {}
+    for _ in range(200):
+        line = proc.stdout.readline()
+        if not line or line.startswith("dashboard"):
+            break
+        if line.startswith("  ") and ": " in line:
+            label, token = line.strip().rsplit(": ", 1)
+            shown[label] = token
+    return shown

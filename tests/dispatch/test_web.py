@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser  # the `browser` fixture (tests/conftest.py) sk
 
 def test_inbox_shows_alert_on_map_with_photo_and_ack_works(live, browser, tmp_path: Path, request):
     alert_id = live.post(sighting("web-1")).json()["alert_id"]
-    token = live.creds.departments["kecheng-urban"].token
+    token = live.creds.token("kecheng-urban")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     request.addfinalizer(page.close)
     outside: list[str] = []
@@ -90,7 +90,7 @@ def test_markup_from_config_is_shown_as_text_never_run(evil_live, browser, reque
     alert_id = live.post(sighting("evil-1")).json()["alert_id"]
     page = browser.new_page(bypass_csp=True)
     request.addfinalizer(page.close)
-    page.goto(f"{live.url}/inbox/kecheng-urban#token={live.creds.departments['kecheng-urban'].token}")
+    page.goto(f"{live.url}/inbox/kecheng-urban#token={live.creds.token('kecheng-urban')}")
     page.wait_for_selector(f"tr[data-alert-id='{alert_id}']", timeout=10_000)
     page.click(f"tr[data-alert-id='{alert_id}']")
     page.wait_for_function("document.getElementById('d-routing').textContent.length > 0", timeout=10_000)
