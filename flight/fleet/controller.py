@@ -21,7 +21,7 @@ from flight.fleet.captures import capture_from_message
 from flight.fleet.hub import DroneLink, LinkHub
 from flight.fleet.recovery import Replanner, leg_start, remainder_sortie
 from flight.fleet.result import FleetResult, Replan, SortieOutcome
-from flight.fleet.sortie import (RETURN_COMMANDS, FleetSettings, SortieRun, SortieState, launch,
+from flight.fleet.sortie import (RETURN_COMMANDS, FleetSettings, SortieRun, SortieState, launch, redirect,
                                  upload_verified)
 from flight.mavlink import commands
 from flight.mavlink.clock import Clock
@@ -30,6 +30,7 @@ from flight.mission import Sortie
 
 log = logging.getLogger(__name__)
 CaptureSink = Callable[[Capture], object]
+RunListener = Callable[[SortieRun], None]
 ACTIVE = (SortieState.LAUNCHED, SortieState.SURVEYING, SortieState.RETURNING)
 
 
@@ -57,6 +58,10 @@ class FleetController:
         self._changed = asyncio.Event()
         self._background: set[asyncio.Task] = set()
         self.status_url: str | None = None
+        self.standing = False  # serve(): workers wait for new sorties instead of ending with the queue
+        self.held: dict[str, str] = {}  # drone → why it takes no new sortie (paused, weather hold)
+        self.on_run_end: list[RunListener] = []
+        self._preempt: dict[str, tuple[Sortie, str]] = {}  # airborne drone → sortie to fly at its next strip end
 
     # ---- public ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -76,6 +81,62 @@ class FleetController:
         self.pending.extend(sorties)
         await asyncio.gather(*(self._worker(d.id) for d in self.drone_list))
         return self.result()
+
+    async def serve(self) -> None:
+        """Keep every drone's worker up, taking sorties as `submit` queues them, until `stop_serving`."""
+        self.standing = True
+        await asyncio.gather(*(self._worker(d.id) for d in self.drone_list))
+
+    def stop_serving(self) -> None:
+        """Workers end once their drones have landed and nothing they may fly is queued."""
+        self.standing = False
+        self._notify()
+
+    def submit(self, sorties: list[Sortie], first: bool = False) -> None:
+        """Queue sorties for a standing controller; `first` puts them ahead of what is queued."""
+        known = {d.id for d in self.drone_list}
+        for s in sorties:
+            if s.drone_id is not None and s.drone_id not in known:
+                raise ValueError(f"sortie {s.id!r}: drone_id {s.drone_id!r} is not in the fleet ({sorted(known)})")
+        self.pending[:0 if first else len(self.pending)] = sorties
+        self._notify()
+
+    def withdraw(self, sortie_id: str) -> bool:
+        """Take a queued sortie back before any drone started it."""
+        for s in self.pending:
+            if s.id == sortie_id:
+                self.pending.remove(s)
+                self._notify()
+                return True
+        return False
+
+    def hold(self, drone_id: str, why: str) -> None:
+        """The drone finishes what it flies but takes no new sortie until `release`."""
+        self.held[drone_id] = why
+        self._notify()
+
+    def release(self, drone_id: str) -> None:
+        self.held.pop(drone_id, None)
+        self._notify()
+
+    def preempt(self, drone_id: str, sortie: Sortie, why: str) -> None:
+        """Fly `sortie` next on an airborne drone: at the end of the strip it is photographing its
+        current sortie stops, the unflown strips go back for re-planning and `sortie` is uploaded
+        and flown from where the drone is (breakpoint style: no covered strip is flown again)."""
+        run = self.active.get(drone_id)
+        if run is None or run.state not in (SortieState.LAUNCHED, SortieState.SURVEYING):
+            raise ValueError(f"drone {drone_id!r} is not flying a sortie it could leave "
+                             f"({run.state.value if run else 'idle'})")
+        self._preempt[drone_id] = (Sortie(**{**sortie.__dict__, "drone_id": drone_id}), why)
+
+    def return_home(self, drone_id: str, why: str) -> bool:
+        """RTL now; the unflown rest of its sortie goes back for re-planning. False: not flying."""
+        run = self.active.get(drone_id)
+        if run is None or run.state not in (SortieState.LAUNCHED, SortieState.SURVEYING):
+            return False
+        self._interrupt(self.hub.drones[drone_id], run, why)
+        self._spawn(self._rtl(self.hub.drones[drone_id]))
+        return True
 
     def result(self) -> FleetResult:
         outcomes = [SortieOutcome(r.sortie.id, r.drone_id, r.state.value, r.reason, r.interrupted, r.last_item,
@@ -106,6 +167,8 @@ class FleetController:
         return [d.id for d in self.drone_list if d.id not in self.failed]
 
     def _take(self, drone_id: str) -> Sortie | None:
+        if drone_id in self.held and not self.hub.drones[drone_id].state.armed:
+            return None  # (a drone handed over in the air still takes the sortie preempt() gave it)
         mine = [s for s in self.pending if s.drone_id == drone_id]
         others_alive = len(self._live_drones()) > 1
         free = [s for s in self.pending if s.drone_id is None
@@ -118,7 +181,7 @@ class FleetController:
         return pick
 
     def _done(self) -> bool:
-        if self.active:
+        if self.active or self.standing:
             return False
         live = set(self._live_drones())
         return not any(s.drone_id is None or s.drone_id in live for s in self.pending)
@@ -147,6 +210,8 @@ class FleetController:
                 await self._fly(dl, run)
             finally:
                 del self.active[drone_id]
+                for listener in self.on_run_end:
+                    listener(run)
                 self._notify()
 
     def _release(self, sortie: Sortie, drone_id: str) -> None:
@@ -165,8 +230,12 @@ class FleetController:
     # ---- one sortie ------------------------------------------------------------------------
     async def _fly(self, dl: DroneLink, run: SortieRun) -> None:
         s = self.settings
+        airborne = dl.state.armed  # handed over in the air by preempt(): hold position, re-task, go on
         try:
-            await self._wait_ready(dl)
+            if airborne:
+                await commands.set_mode(dl.channel, dl.state.flavour, "GUIDED")
+            else:
+                await self._wait_ready(dl)
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, str(exc), self.clock.utc())
             self._fail_drone(dl.drone.id)
@@ -182,7 +251,7 @@ class FleetController:
         dl.state.last_reached = -1
         dl.state.mission_current = 0
         try:
-            await launch(dl, self.clock, s)
+            await (redirect(dl) if airborne else launch(dl, self.clock, s))
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, f"launch: {exc}", self.clock.utc())
             self._release(run.sortie, dl.drone.id)
@@ -239,6 +308,8 @@ class FleetController:
             if run.state == SortieState.LAUNCHED and run.last_item >= takeoff_at:
                 run.to(SortieState.SURVEYING)
             if run.state in (SortieState.LAUNCHED, SortieState.SURVEYING):
+                if dl.drone.id in self._preempt and state.mode == "AUTO" and _between_strips(run):
+                    return self._hand_over(dl, run)
                 if state.mode in ("RTL", "LAND"):
                     why = state.last_text("Battery Failsafe") or state.last_text("GCS Failsafe") or \
                         f"vehicle switched to {state.mode}"
@@ -250,6 +321,14 @@ class FleetController:
                     self._interrupt(dl, run, f"battery {state.battery_pct}% below return threshold "
                                              f"{s.return_battery_pct:.0f}%")
                     self._spawn(self._rtl(dl))
+
+    def _hand_over(self, dl: DroneLink, run: SortieRun) -> None:
+        """Leave the sortie at a strip boundary: unflown strips re-planned, the preempting sortie next."""
+        sortie, why = self._preempt.pop(dl.drone.id)
+        run.interrupted = why
+        run.to(SortieState.HANDED_OVER, why, self.clock.utc())
+        self._hand_back(dl, run, why)
+        self.pending.insert(0, sortie)
 
     async def _rtl(self, dl: DroneLink) -> None:
         try:
@@ -328,3 +407,8 @@ class FleetController:
         for index in indices:
             ch.send(ch.mav.command_long_encode(ch.system_id, ch.component_id, mavlink.MAV_CMD_REQUEST_MESSAGE, 0,
                                                mavlink.MAVLINK_MSG_ID_CAMERA_IMAGE_CAPTURED, index, 0, 0, 0, 0, 0))
+
+
+def _between_strips(run: SortieRun) -> bool:
+    """No strip of the sortie is half photographed: the last item reached is outside every lane."""
+    return not any(lane.start_item <= run.last_item < lane.end_item for lane in run.sortie.lanes)

@@ -31,10 +31,11 @@ class SortieState(str, enum.Enum):
     LANDED = "landed"
     ABORTED = "aborted"
     FAILED = "failed"
+    HANDED_OVER = "handed_over"  # left in the air at a strip boundary for a preempting sortie
 
     @property
     def finished(self) -> bool:
-        return self in (SortieState.LANDED, SortieState.ABORTED, SortieState.FAILED)
+        return self in (SortieState.LANDED, SortieState.ABORTED, SortieState.FAILED, SortieState.HANDED_OVER)
 
 
 RETURN_COMMANDS = {mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, mavlink.MAV_CMD_NAV_LAND}
@@ -145,3 +146,10 @@ async def launch(dl: DroneLink, clock, settings: FleetSettings) -> None:
                 raise
             await clock.sleep(2.0)
     await commands.mission_start(ch)
+
+
+async def redirect(dl: DroneLink) -> None:
+    """An airborne drone, holding in GUIDED with a new mission on board: fly it from item 1.
+
+    (Its NAV_TAKEOFF completes at once in the air, as on ArduCopter.)"""
+    await commands.mission_start(dl.channel)
