@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from flight.assets import Dock
 from flight.fleet.controller import CaptureSink, FleetController
 from flight.fleet.recovery import Replanner, remainder_sortie
@@ -25,6 +27,33 @@ def plan_sorties(plan) -> list[Sortie]:
     return list(sorties)
 
 
+@asynccontextmanager
+async def open_fleet(docks: list[Dock], clock: Clock, *, sim: SimSetup | None = None,
+                     on_capture: CaptureSink | None = None, settings: FleetSettings | None = None,
+                     replanner: Replanner = remainder_sortie, failed: set[str] | None = None):
+    """A started controller holding every drone's link (with `sim`: simulated vehicles on 127.0.0.1
+    in their place), closed on exit. `run_fleet` flies one plan with it; `patrol ops` keeps it up."""
+    if sim is not None:
+        pairs = sim_drones(docks)
+        drones = [drone for drone, _ in pairs]
+    else:
+        drones = [drone for dock in docks for drone in dock.drones]
+    dock_of = {drone.id: dock.id for dock in docks for drone in dock.drones}
+    controller = FleetController(drones, clock, settings, on_capture, replanner, dock_of)
+    if failed is not None:
+        controller.failed = failed
+    await controller.start()
+    sims = []
+    try:
+        if sim is not None:
+            port = next(iter(controller.hub.links.values())).local_port
+            sims = await start_swarm(pairs, sim, port, clock)
+        yield controller
+    finally:
+        await stop_swarm(sims)
+        controller.close()
+
+
 async def run_fleet(plan, docks: list[Dock], *, clock: Clock | None = None, sim: SimSetup | None = None,
                     on_capture: CaptureSink | None = None, settings: FleetSettings | None = None,
                     replanner: Replanner | None = None, status_port: int | None = None,
@@ -38,35 +67,21 @@ async def run_fleet(plan, docks: list[Dock], *, clock: Clock | None = None, sim:
     (0 picks a free port; the URL is left in `controller.status_url`).
     """
     sorties = plan_sorties(plan)
-    if sim is not None:
-        pairs = sim_drones(docks)
-        drones = [drone for drone, _ in pairs]
-        clock = clock or ScaledClock(sim.speed)
-    else:
-        drones = [drone for dock in docks for drone in dock.drones]
-        clock = clock or ScaledClock(1.0)
+    clock = clock or ScaledClock(sim.speed if sim is not None else 1.0)
     failed: set[str] = set()
     if replanner is None:
         replanner = PlanReplanner(plan, clock, failed) if isinstance(plan, Plan) else remainder_sortie
-    dock_of = {drone.id: dock.id for dock in docks for drone in dock.drones}
-    controller = FleetController(drones, clock, settings, on_capture, replanner, dock_of)
-    controller.failed = failed
-    await controller.start()
-    sims = []
-    server = None
-    try:
-        if sim is not None:
-            port = next(iter(controller.hub.links.values())).local_port
-            sims = await start_swarm(pairs, sim, port, clock)
-        if status_port is not None:
-            server = StatusServer(controller.snapshot, status_port)
-            await server.start()
-            controller.status_url = f"http://127.0.0.1:{server.port}/status"
-        if on_start is not None:
-            on_start(controller)
-        return await controller.fly(sorties)
-    finally:
-        if server is not None:
-            server.close()
-        await stop_swarm(sims)
-        controller.close()
+    async with open_fleet(docks, clock, sim=sim, on_capture=on_capture, settings=settings, replanner=replanner,
+                          failed=failed) as controller:
+        server = None
+        try:
+            if status_port is not None:
+                server = StatusServer(controller.snapshot, status_port)
+                await server.start()
+                controller.status_url = f"http://127.0.0.1:{server.port}/status"
+            if on_start is not None:
+                on_start(controller)
+            return await controller.fly(sorties)
+        finally:
+            if server is not None:
+                server.close()
