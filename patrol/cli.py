@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from patrol.commands import config_cmd, dataset_cmd, demo_cmd, detect_cmd, eval_cmd, fly_cmd, plan_cmd, run_cmd, serve_cmd
+from patrol.commands import ops_cmd, task_cmd
 
 app = typer.Typer(
     name="patrol",
@@ -22,6 +23,8 @@ app.command("serve")(serve_cmd.serve)
 app.command("run")(run_cmd.run)
 app.command("demo")(demo_cmd.demo)
 app.command("eval")(eval_cmd.eval_command)
+app.command("ops")(ops_cmd.ops)
+app.add_typer(task_cmd.app, name="task")
 
 if __name__ == "__main__":
     app()

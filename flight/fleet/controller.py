@@ -88,7 +88,8 @@ class FleetController:
         await asyncio.gather(*(self._worker(d.id) for d in self.drone_list))
 
     def stop_serving(self) -> None:
-        """Workers end once their drones have landed and nothing they may fly is queued."""
+        """Workers end once their drones have landed and nothing they may fly is queued (a held
+        drone ends as soon as it is on the ground)."""
         self.standing = False
         self._notify()
 
@@ -195,7 +196,7 @@ class FleetController:
         while drone_id not in self.failed:
             sortie = self._take(drone_id)
             if sortie is None:
-                if self._done():
+                if self._done() or (not self.standing and drone_id in self.held and not dl.state.armed):
                     self._notify()
                     return
                 try:

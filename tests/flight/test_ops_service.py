@@ -1,0 +1,104 @@
+"""The ops service over real UDP with simulated ArduCopters: tasks in through the HTTP API,
+dispatched with reasons, flown, and the patrol cycle carried on around them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from flight.fleet.sortie import FleetSettings, SortieState
+from flight.ops.tasks import Status
+from flight.sim.swarm import SimSetup
+from tests.flight.ops_world import (SPEED, START, ZONE, docks, patrol_plan, point, running, uncovered)
+
+
+def test_complaint_preempts_the_flying_drone_at_a_strip_boundary_and_its_strips_are_flown_later(tmp_path):
+    dock_set = docks(d1=("a", "b"), d2=(), charge_min=60.0)
+    plan = patrol_plan(dock_set, "a")
+    sim = SimSetup(speed=SPEED, ekf_ready_s=4.0, initial_soc={"b": 0.3})  # b must charge first: a is sooner
+
+    async def go():
+        async with running(tmp_path, dock_set=dock_set, plan=plan, sim=sim) as ops:
+            controller = ops.service.controller
+            await ops.until(lambda: (r := controller.active.get("a")) and r.state == SortieState.SURVEYING
+                            and r.captures >= 6, what="a surveying")
+            got = await ops.client.post("/requests.json", data={
+                "service_code": "exposed_garbage", "lat": point(0.001, 0.0015)["coordinates"][1],
+                "long": point(0.001, 0.0015)["coordinates"][0], "description": "路边垃圾堆 rubbish by the road"})
+            assert got.status_code == 201, got.text
+            task_id = got.json()[0]["service_request_id"]
+            await ops.until(lambda: ops.task(task_id).status == Status.DONE, 90.0, "complaint flown")
+            await ops.until(lambda: ops.service.patrol_progress()["status"] == "done", 120.0, "patrol finished")
+            task = (await ops.client.get(f"/v1/tasks/{task_id}")).json()
+            return task, ops.service.patrol_progress(), list(controller.runs), list(ops.captures)
+
+    task, progress, runs, captures = asyncio.run(go())
+    [dispatched] = [e for e in task["history"] if e["status"] == "dispatched"]
+    why = dispatched["why"]
+    assert why["chosen"] == "a" and why["airborne"] is True
+    by_drone = {c["drone_id"]: c for c in why["candidates"]}
+    assert by_drone["b"]["ok"] and "charging" in by_drone["b"]["note"]
+    assert by_drone["a"]["eta_s"] < by_drone["b"]["eta_s"] and by_drone["a"]["margin_pct"] > 0
+    left = next(r for r in runs if r.sortie.id in {s.id for s in plan.sorties} and r.state == SortieState.HANDED_OVER)
+    assert not any(lane.start_item <= left.last_item < lane.end_item for lane in left.sortie.lanes)
+    task_id = task["id"]
+    flown_task = [r for r in runs if r.sortie.id.startswith(task_id)]
+    assert flown_task and all(r.drone_id == "a" and r.complete for r in flown_task)
+    assert task["photos"] >= 4 and task["source"] == "open311" and task["type_code"] == "exposed_garbage"
+    assert progress["stopped_short"] >= 1 and progress["replans"] >= 1 and progress["open"] == 0
+    assert uncovered(ZONE.area, [c for c in captures if not c.sortie_id.startswith(task_id)]) < 0.005
+
+
+def test_timed_task_starts_at_its_time_on_the_injected_clock(tmp_path):
+    at = START + timedelta(minutes=6)
+
+    async def go():
+        async with running(tmp_path) as ops:
+            got = await ops.client.post("/v1/tasks", json={"kind": "timed", "where": point(0.002, 0.001),
+                                                           "at": at.isoformat()})
+            assert got.status_code == 201, got.text
+            task_id = got.json()["id"]
+            assert got.json()["status"] == "waiting"
+            await ops.until(lambda: ops.task(task_id).status == Status.DONE, 90.0, "timed task flown")
+            runs = [r for r in ops.service.controller.runs if r.sortie.id.startswith(task_id)]
+            return ops.task(task_id), runs
+
+    task, runs = asyncio.run(go())
+    queued = next(e.time for e in task.history if e.status == Status.QUEUED)
+    assert at <= queued <= at + timedelta(seconds=30)
+    assert all(r.started >= at for r in runs) and runs[0].complete
+
+
+def test_conditional_task_waits_for_battery_and_weather_and_the_weather_hold_lifts(tmp_path):
+    from flight.ops.weather import Weather, WeatherFeed
+    windy_until = 240.0
+    weather = WeatherFeed([(0.0, {"*": Weather(wind_m_s=15.0, gust_m_s=18.0)}),
+                           (windy_until, {"*": Weather(wind_m_s=4.0)})])
+    sim = SimSetup(speed=SPEED, ekf_ready_s=4.0, initial_soc={"a": 0.4, "b": 0.4, "c": 0.4})
+
+    async def go():
+        async with running(tmp_path, sim=sim, weather=weather,
+                           settings=FleetSettings(launch_battery_pct=50.0)) as ops:
+            await ops.until(lambda: all(d.status.value == "weather_hold" for d in ops.service.drones()),
+                            what="weather hold")
+            held = (await ops.client.get("/v1/drones")).json()["drones"]
+            got = await ops.client.post("/v1/tasks", json={"kind": "conditional", "where": point(-0.001, 0.001),
+                                                           "conditions": {"min_battery_pct": 70,
+                                                                          "fair_weather": True}})
+            task_id = got.json()["id"]
+            await ops.until(lambda: ops.task(task_id).status == Status.DISPATCHED, 90.0, "conditions met")
+            started = ops.clock.now()
+            battery = {d.id: d.battery_pct for d in ops.service.drones()}
+            await ops.until(lambda: ops.task(task_id).status == Status.DONE, 90.0, "conditional flown")
+            return held, ops.task(task_id), started, battery
+
+    held, task, started, battery = asyncio.run(go())
+    assert all("wind 18.0 m/s > limit 12 m/s" in d["reason"] for d in held)
+    assert started >= windy_until
+    [dispatched] = [e for e in task.history if e.status == Status.DISPATCHED]
+    chosen = dispatched.why["chosen"]
+    assert battery[chosen] >= 70
+    notes = [e.note for e in task.history if e.status == Status.WAITING]
+    assert any("no drone can fly it yet" in n for n in notes)
+    waiting_why = next(e.why for e in task.history if e.note == "no drone can fly it yet")
+    assert all(not c["ok"] for c in waiting_why["candidates"])
