@@ -18,7 +18,7 @@ class DroneStatus(str, enum.Enum):
     FAULT = "fault"
     WEATHER_HOLD = "weather_hold"
     PAUSED = "paused"
-    OFFLINE = "offline"  # not heard from yet, or stale
+    OFFLINE = "offline"  # not heard from yet, or silent for three stale periods
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ def drone_views(controller: FleetController, dock_of: dict[str, str], paused: di
                 weather_hold: dict[str, str]) -> list[DroneView]:
     out = []
     launch_pct = controller.settings.launch_battery_pct
+    # a heartbeat or two lost (stale) is not a drone gone: offline only after three stale periods
+    offline_after_s, now = 3 * controller.settings.stale_after_s, controller.clock.now()
     for drone in controller.drone_list:
         dl = controller.hub.drones[drone.id]
         state, run = dl.state, controller.active.get(drone.id)
@@ -49,7 +51,7 @@ def drone_views(controller: FleetController, dock_of: dict[str, str], paused: di
         if drone.id in controller.failed:
             status, reason = DroneStatus.FAULT, next((r.reason for r in reversed(controller.runs)
                                                        if r.drone_id == drone.id), "")
-        elif state.last_heartbeat is None or state.stale:
+        elif state.last_heartbeat is None or now - state.last_heartbeat > offline_after_s:
             status = DroneStatus.OFFLINE
         elif flying and run.state == SortieState.RETURNING:
             status, reason = DroneStatus.RETURNING, run.reason

@@ -7,7 +7,7 @@ in the 422 that rejects it. Geometry is GeoJSON (lon/lat); times are UTC, shown 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -100,7 +100,7 @@ class TaskIn(BaseModel):
     def _aware(cls, value):
         if value is not None and value.tzinfo is None:
             raise ValueError("give a UTC offset, e.g. 2026-06-20T08:00:00+08:00")
-        return value
+        return value.astimezone(timezone.utc) if value is not None else None  # stored in UTC
 
     @model_validator(mode="after")
     def _kind_fields(self):

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from detector.geo import MetricFrame
 from flight.fleet.sortie import FleetSettings, SortieState
 from flight.ops.tasks import Status
+from flight.ops.weather import Weather, WeatherFeed
 from flight.sim.swarm import SimSetup
-from tests.flight.ops_world import (SPEED, START, ZONE, docks, patrol_plan, point, running, uncovered)
+from tests.flight.ops_world import (LAT, LON, SPEED, START, ZONE, docks, flood_points, patrol_plan, point, running,
+                                    uncovered)
+from tests.flight.test_ops_intake import CAP, cap_polygon
 
 
 def test_complaint_preempts_the_flying_drone_at_a_strip_boundary_and_its_strips_are_flown_later(tmp_path):
@@ -70,7 +74,6 @@ def test_timed_task_starts_at_its_time_on_the_injected_clock(tmp_path):
 
 
 def test_conditional_task_waits_for_battery_and_weather_and_the_weather_hold_lifts(tmp_path):
-    from flight.ops.weather import Weather, WeatherFeed
     windy_until = 240.0
     weather = WeatherFeed([(0.0, {"*": Weather(wind_m_s=15.0, gust_m_s=18.0)}),
                            (windy_until, {"*": Weather(wind_m_s=4.0)})])
@@ -102,3 +105,37 @@ def test_conditional_task_waits_for_battery_and_weather_and_the_weather_hold_lif
     assert any("no drone can fly it yet" in n for n in notes)
     waiting_why = next(e.why for e in task.history if e.note == "no drone can fly it yet")
     assert all(not c["ok"] for c in waiting_why["candidates"])
+
+
+def test_cap_rain_alert_sweeps_the_flood_points_inside_it_with_drones_joining_from_their_patrol(tmp_path):
+    dock_set = docks(d1=("a", "b"), d2=("c",))
+    plan = patrol_plan(dock_set, "a")
+    points = flood_points()
+
+    async def go():
+        async with running(tmp_path, dock_set=dock_set, plan=plan, points=points) as ops:
+            controller = ops.service.controller
+            await ops.until(lambda: (r := controller.active.get("a")) and r.state == SortieState.SURVEYING
+                            and r.captures >= 4, what="a surveying")
+            got = await ops.client.post("/v1/cap", content=CAP.format(event="暴雨红色预警 rainstorm red warning",
+                                                                      polygon=cap_polygon(0.0045)),
+                                        headers={"content-type": "application/cap+xml"})
+            assert got.status_code == 201, got.text
+            task_id = got.json()["id"]
+            await ops.until(lambda: ops.task(task_id).status == Status.DONE, 120.0, "sweep done")
+            return ops.task(task_id), ops.service.sweeps[task_id], list(ops.captures)
+
+    task, plan_made, captures = asyncio.run(go())
+    inside = {p.id for p in points if abs(p.lon - LON) <= 0.0045 and abs(p.lat - LAT) <= 0.0045}
+    assert set(plan_made.photo_s) == inside and len(inside) == 4
+    assert {r.drone_id for r in plan_made.routes} >= {"b", "c"}
+    assert any(r.airborne and r.drone_id == "a" for r in plan_made.routes)  # a joins from its patrol
+    frame = MetricFrame.for_geometry(ZONE.area)
+    sweep_shots = [c for c in captures if c.sortie_id.startswith(task.id)]
+    for p in points:
+        x, y = frame.forward(p.lon, p.lat)
+        near = [c for c in sweep_shots if ((frame.forward(c.pose.lon, c.pose.lat)[0] - x) ** 2
+                                           + (frame.forward(c.pose.lon, c.pose.lat)[1] - y) ** 2) ** 0.5 < 5.0]
+        assert bool(near) == (p.id in inside), p.id
+    assert task.photos == len(inside)
+    assert plan_made.last_photo_s >= plan_made.bound_s
