@@ -300,6 +300,7 @@ class FleetController:
             elif state.last_reached - offset > run.last_item:
                 run.last_item = min(state.last_reached - offset, n - 1)
             if seen_armed and not state.armed:
+                await self._fetch_tail_photos(dl, run)
                 if run.interrupted:
                     run.to(SortieState.LANDED, run.interrupted, self.clock.utc())
                 else:
@@ -401,6 +402,17 @@ class FleetController:
                 return
             if inspect.isawaitable(out):
                 self._spawn(out)
+
+    async def _fetch_tail_photos(self, dl: DroneLink, run: SortieRun) -> None:
+        """Landed with fewer photos than planned: the last ones may have been lost with no later
+        photo to show the gap, so ask for the records after the last one seen, then wait a moment."""
+        short = run.sortie.photo_count - run.captures
+        if run.interrupted or short <= 0:
+            return
+        seen = self._seen_images[dl.drone.id]
+        first = max(seen) + 1 if seen else 0
+        self._request_missing(dl, range(first, first + short))
+        await self.clock.sleep(2.0)
 
     def _request_missing(self, dl: DroneLink, indices: range) -> None:
         """Photos fired during a link outage: ask the camera for their CAMERA_IMAGE_CAPTURED records."""

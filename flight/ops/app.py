@@ -6,6 +6,7 @@ beside it) and only reads or queues: dispatching happens in the scheduling pass,
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from flight.ops.errors import TaskRejected
+from flight.ops.fleetview import DroneView
 from flight.ops.intake import AlarmIn, cap_sweep, open311_request, parse_cap
 from flight.ops.service import OpsService
 from flight.ops.tasks import Status, Task, TaskIn, TaskList
@@ -22,21 +24,15 @@ from flight.ops.tasks import Status, Task, TaskIn, TaskList
 MAX_BODY = 256 * 1024
 
 
-class DroneOut(BaseModel):
-    id: str
-    dock_id: str
-    status: str
-    battery_pct: int | None
-    lat: float | None
-    lon: float | None
-    sortie: str | None
-    last_item: int
-    reason: str
+class DroneAction(str, enum.Enum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETURN = "return"
 
 
 class DroneList(BaseModel):
     time_utc: datetime
-    drones: list[DroneOut]
+    drones: list[DroneView]
 
 
 class PatrolOut(BaseModel):
@@ -94,35 +90,26 @@ def make_app(service: OpsService, services: list[Open311Service] | None = None) 
             raise HTTPException(404, f"task {task_id!r} not found")
         return task
 
-    def drone_or_404(drone_id: str) -> DroneOut:
+    def drone_or_404(drone_id: str) -> DroneView:
         for view in service.drones():
             if view.id == drone_id:
-                return DroneOut(**view.to_dict())
+                return view
         raise HTTPException(404, f"drone {drone_id!r} not found")
 
     @app.get("/v1/drones", response_model=DroneList, summary="Every drone's state 无人机状态")
     async def drones() -> DroneList:
-        return DroneList(time_utc=service.clock.utc(), drones=[DroneOut(**v.to_dict()) for v in service.drones()])
+        return DroneList(time_utc=service.clock.utc(), drones=service.drones())
 
-    @app.post("/v1/drones/{drone_id}/pause", response_model=DroneOut, responses={404: {"model": Problem}},
-              summary="Take no new sortie 暂停")
-    async def pause(drone_id: str) -> DroneOut:
+    @app.post("/v1/drones/{drone_id}/{action}", response_model=DroneView,
+              responses={404: {"model": Problem}, 409: {"model": Problem}},
+              summary="pause: take no new sortie 暂停 · resume 恢复 · return: back to the dock now 返航")
+    async def drone_action(drone_id: str, action: DroneAction) -> DroneView:
         drone_or_404(drone_id)
-        service.pause(drone_id)
-        return drone_or_404(drone_id)
-
-    @app.post("/v1/drones/{drone_id}/resume", response_model=DroneOut, responses={404: {"model": Problem}},
-              summary="Take sorties again 恢复")
-    async def resume(drone_id: str) -> DroneOut:
-        drone_or_404(drone_id)
-        service.resume(drone_id)
-        return drone_or_404(drone_id)
-
-    @app.post("/v1/drones/{drone_id}/return", response_model=DroneOut,
-              responses={404: {"model": Problem}, 409: {"model": Problem}}, summary="Return to dock now 返航")
-    async def return_home(drone_id: str) -> DroneOut:
-        drone_or_404(drone_id)
-        if not service.return_home(drone_id):
+        if action == DroneAction.PAUSE:
+            service.pause(drone_id)
+        elif action == DroneAction.RESUME:
+            service.resume(drone_id)
+        elif not service.return_home(drone_id):
             raise HTTPException(409, f"drone {drone_id!r} is not flying a sortie")
         return drone_or_404(drone_id)
 

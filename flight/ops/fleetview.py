@@ -4,7 +4,7 @@ charge), flying, returning, fault, weather hold, paused — and where it is."""
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from flight.fleet.controller import FleetController
 from flight.fleet.sortie import SortieState
@@ -33,9 +33,6 @@ class DroneView:
     last_item: int
     reason: str
 
-    def to_dict(self) -> dict:
-        return {**asdict(self), "status": self.status.value}
-
 
 def drone_views(controller: FleetController, dock_of: dict[str, str], paused: dict[str, str],
                 weather_hold: dict[str, str]) -> list[DroneView]:
@@ -51,14 +48,14 @@ def drone_views(controller: FleetController, dock_of: dict[str, str], paused: di
         if drone.id in controller.failed:
             status, reason = DroneStatus.FAULT, next((r.reason for r in reversed(controller.runs)
                                                        if r.drone_id == drone.id), "")
-        elif state.last_heartbeat is None or now - state.last_heartbeat > offline_after_s:
-            status = DroneStatus.OFFLINE
         elif flying and run.state == SortieState.RETURNING:
             status, reason = DroneStatus.RETURNING, run.reason
         elif flying:
             status = DroneStatus.FLYING
-        elif drone.id in paused:
+        elif drone.id in paused:  # the operator's word first, even for a drone not heard from
             status, reason = DroneStatus.PAUSED, paused[drone.id]
+        elif state.last_heartbeat is None or now - state.last_heartbeat > offline_after_s:
+            status = DroneStatus.OFFLINE
         elif drone.id in weather_hold:
             status, reason = DroneStatus.WEATHER_HOLD, weather_hold[drone.id]
         elif state.battery_pct is not None and state.battery_pct < launch_pct:

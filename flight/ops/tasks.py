@@ -27,11 +27,13 @@ RANK = {Kind.IMMEDIATE: 0, Kind.SWEEP: 0, Kind.TIMED: 1, Kind.CONDITIONAL: 1, Ki
 
 
 class Source(str, enum.Enum):
-    OPERATOR = "operator"
-    OPEN311 = "open311"
-    ALARM = "alarm"
-    CAP = "cap"
-    PATROL = "patrol"
+    """Who asked: kept on the task so a department can be told what became of its request."""
+
+    OPERATOR = "operator"  # CLI or API
+    OPEN311 = "open311"  # a citizen's complaint, GeoReport v2
+    ALARM = "alarm"  # another system's webhook
+    CAP = "cap"  # a CAP 1.2 warning (rain: the emergency sweep)
+    PATROL = "patrol"  # the patrol cycle itself
 
 
 class Status(str, enum.Enum):

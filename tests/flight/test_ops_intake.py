@@ -1,11 +1,12 @@
 """Intake and bad input on the ops API: Open311, alarm webhook, CAP 1.2; each refusal names the field.
 
-The service here holds a controller whose links are never opened: nothing flies, tasks queue.
+The service here holds a controller whose links lead to no vehicle: nothing flies, tasks queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -53,7 +54,10 @@ def call(tmp_path, requests, store_path=None):
     async def go():
         clock = ScaledClock(1.0, start_utc=START)
         dock_set = docks()
-        controller = FleetController([d for dock in dock_set for d in dock.drones], clock)
+        drones = [d for dock in dock_set for d in dock.drones]
+        controller = FleetController([replace(d, endpoint="udpin:127.0.0.1:0", system_id=i + 1)
+                                      for i, d in enumerate(drones)], clock)
+        await controller.start()  # links open on 127.0.0.1; no vehicle behind them
         world = World(dock_set, (ZONE,), (NO_FLY,), keep_in=KEEP_IN)
         store = TaskStore(store_path or tmp_path / "ops.sqlite")
         service = OpsService(world, controller, store, clock, OpsSettings(type_codes=CODES),
@@ -61,6 +65,7 @@ def call(tmp_path, requests, store_path=None):
         transport = httpx.ASGITransport(app=make_app(service, SERVICES))
         async with httpx.AsyncClient(transport=transport, base_url="http://ops") as client:
             out = [await client.request(m, u, **kw) for m, u, kw in requests]
+        controller.close()
         store.close()
         return out, service
     return asyncio.run(go())
@@ -174,3 +179,21 @@ def test_cron_reads_asia_shanghai():
     for bad in ("* * *", "0 25 * * *", "*/0 * * * *", "a b c d e"):
         with pytest.raises(CronError):
             Cron.parse(bad)
+
+
+def test_drone_actions_and_openapi(tmp_path):
+    (pause, listed, resume, ret, unknown, bad_action, docs), service = call(tmp_path, [
+        ("POST", "/v1/drones/a/pause", {}),
+        ("GET", "/v1/drones", {}),
+        ("POST", "/v1/drones/a/resume", {}),
+        ("POST", "/v1/drones/a/return", {}),
+        ("POST", "/v1/drones/zz/pause", {}),
+        ("POST", "/v1/drones/a/explode", {}),
+        ("GET", "/openapi.json", {}),
+    ])
+    assert pause.status_code == 200 and pause.json()["status"] == "paused"
+    assert {d["id"]: d["status"] for d in listed.json()["drones"]}["a"] == "paused"
+    assert resume.status_code == 200 and resume.json()["status"] == "offline"  # never heard from: no links here
+    assert ret.status_code == 409 and "not flying" in ret.text
+    assert unknown.status_code == 404 and bad_action.status_code == 422
+    assert docs.status_code == 200 and "/v1/drones/{drone_id}/{action}" in docs.json()["paths"]

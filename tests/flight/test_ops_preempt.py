@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
-from detector.camera import CameraModel
 from detector.geo import MetricFrame
-from flight.assets import Dock, Drone, DroneSpec, PatrolZone
+from flight.assets import Dock, Drone, PatrolZone
 from flight.fleet.api import run_fleet
 from flight.fleet.sortie import FleetSettings, SortieState
 from flight.planner import plan_patrol
 from flight.sim.survey import square_zone
 from flight.sim.swarm import SimSetup
+from tests.flight.ops_world import CAMERA, LAT, LON, SPEC, ZONE
 
-LON, LAT = 118.87, 28.95
-CAMERA = CameraModel(13.2, 8.8, 8.8, 5472, 3648)
-SPEC = DroneSpec(cruise_speed_m_s=12, climb_rate_m_s=5, descent_rate_m_s=4, usable_flight_time_min=30, reserve_min=5,
-                 transit_speed_m_s=18)
-ZONE = PatrolZone("z1", "测试区 test zone", square_zone(LON, LAT, 400.0), altitude_agl_m=60.0, front_overlap=0.5,
-                  side_overlap=0.3)
 TASK = PatrolZone("t1", "投诉点 complaint", square_zone(LON + 0.004, LAT + 0.003, 80.0), altitude_agl_m=60.0,
                   front_overlap=0.5, side_overlap=0.3)
 DOCKS = [Dock("d1", LON - 0.003, LAT - 0.001, 80.0, 30.0, (Drone("a", SPEC, CAMERA), Drone("b", SPEC, CAMERA)))]
