@@ -99,6 +99,8 @@ class SweepPlan:
     routes: list[Route]
     photo_s: dict[str, float]  # point id → planned photo time
     bound_s: float
+    flyers: tuple[Flyer, ...] = ()  # the fleet as it stood when the sweep was planned
+    altitude_m: float = 0.0
 
     @property
     def last_photo_s(self) -> float:
@@ -115,14 +117,16 @@ class SweepPlan:
                            for r in self.routes]}
 
 
-class _Planner:
+class SweepPlanner:
+    """Routes per drone and the timing/battery model they are judged by."""
+
     def __init__(self, task_id: str, flyers: list[Flyer], world: World, settings: FleetSettings, altitude_m: float):
-        self.task_id, self.world, self.settings = task_id, world, settings
+        self.task_id, self.world, self.settings, self.altitude_m = task_id, world, settings, altitude_m
         self.flyers = {f.drone_id: f for f in flyers}
         self.flights = {f.drone_id: world.flight(f.dock_id, altitude_m) for f in flyers}
         self.routes: dict[str, list[Route]] = {f.drone_id: [] for f in flyers}
 
-    def _approach_s(self, r: Route) -> float:
+    def approach_s(self, r: Route) -> float:
         f = self.flyers[r.drone_id]
         return f.strip_left_m / f.spec.cruise_speed_m_s if r.airborne else 0.0
 
@@ -133,10 +137,10 @@ class _Planner:
 
     def _fits(self, r: Route) -> tuple[float, float] | None:
         """(landing time, last photo) when the route fits its battery, else None."""
-        photos, end = r.timeline(self.flights[r.drone_id], self._approach_s(r))
+        photos, end = r.timeline(self.flights[r.drone_id], self.approach_s(r))
         return (end, photos[-1]) if end - r.start_s <= self._budget_s(r) else None
 
-    def _fresh(self, drone_id: str) -> Route:
+    def fresh(self, drone_id: str) -> Route:
         """The drone's next sortie from its dock, or from the air for a drone now flying."""
         f, done = self.flyers[drone_id], self.routes[drone_id]
         dock = self.world.dock(f.dock_id)
@@ -148,7 +152,7 @@ class _Planner:
             wait = max(0.0, launch - f.battery_pct) / 100.0 * f.charge_s
             return Route(drone_id, f.dock_id, False, wait + LAUNCH_S, dock_xy, max(launch, f.battery_pct))
         last = done[-1]
-        _, end = last.timeline(self.flights[drone_id], self._approach_s(last))
+        _, end = last.timeline(self.flights[drone_id], self.approach_s(last))
         used = 100.0 * (end - last.start_s) / (f.spec.usable_flight_time_min * 60.0)
         recharge = max(0.0, launch - (last.battery_pct - used)) / 100.0 * f.charge_s
         return Route(drone_id, f.dock_id, False, end + recharge + LAUNCH_S, dock_xy, launch)
@@ -157,7 +161,7 @@ class _Planner:
         best = None  # (photo time of this point, landing, route, index, is_new)
         for drone_id, done in self.routes.items():
             options = [(done[-1], i, False) for i in range(len(done[-1].xys) + 1)] if done else []
-            options += [(self._fresh(drone_id), 0, True)]
+            options += [(self.fresh(drone_id), 0, True)]
             for route, i, new in options:
                 route.xys.insert(i, xy)
                 route.points.insert(i, point)
@@ -176,28 +180,33 @@ class _Planner:
         if new:
             self.routes[route.drone_id].append(route)
 
+    def finish(self, points: list[FloodPoint]) -> SweepPlan:
+        """Missions for every route, photo times, and the lower bound for these points and drones."""
+        routes, photo_s = [], {}
+        for drone_id, done in self.routes.items():
+            flight = self.flights[drone_id]
+            for n, r in enumerate(done):
+                times, _ = r.timeline(flight, self.approach_s(r))
+                photo_s.update({p.id: t for p, t in zip(r.points, times)})
+                dock = self.world.dock(r.dock_id)
+                r.sortie = point_route(f"{self.task_id}.{drone_id}.{n}", dock, [(p.lon, p.lat) for p in r.points],
+                                       flight, times[-1] - r.start_s, self.task_id)
+                routes.append(r)
+        routes.sort(key=lambda r: r.start_s)
+        flyers = list(self.flyers.values())
+        return SweepPlan(self.task_id, routes, photo_s, sweep_bound_s(points, flyers, self.world, self.altitude_m),
+                         tuple(flyers), self.altitude_m)
+
 
 def plan_sweep(task_id: str, points: list[FloodPoint], flyers: list[Flyer], world: World,
                settings: FleetSettings, altitude_m: float) -> SweepPlan:
-    planner = _Planner(task_id, flyers, world, settings, altitude_m)
+    planner = SweepPlanner(task_id, flyers, world, settings, altitude_m)
     xy = {p.id: world.xy(p.lon, p.lat) for p in points}
     docks = [world.xy(world.dock(f.dock_id).lon, world.dock(f.dock_id).lat) for f in flyers]
     nearest = {p.id: min(math.dist(xy[p.id], d) for d in docks) for p in points}
     for p in sorted(points, key=lambda p: (p.risk, nearest[p.id])):
         planner.place(p, xy[p.id])
-    routes, photo_s = [], {}
-    for drone_id, done in planner.routes.items():
-        flight = planner.flights[drone_id]
-        for n, r in enumerate(done):
-            times, _ = r.timeline(flight, planner._approach_s(r))
-            photo_s.update({p.id: t for p, t in zip(r.points, times)})
-            dock = world.dock(r.dock_id)
-            lonlat = [(p.lon, p.lat) for p in r.points]
-            r.sortie = point_route(f"{task_id}.{drone_id}.{n}", dock, lonlat, flight, times[-1] - r.start_s,
-                                   task_id)
-            routes.append(r)
-    routes.sort(key=lambda r: r.start_s)
-    return SweepPlan(task_id, routes, photo_s, sweep_bound_s(points, flyers, world, altitude_m))
+    return planner.finish(points)
 
 
 def sweep_bound_s(points: list[FloodPoint], flyers: list[Flyer], world: World, altitude_m: float) -> float:

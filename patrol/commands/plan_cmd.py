@@ -12,6 +12,7 @@ from rich.table import Table
 from shapely.geometry import LineString
 
 from flight.planner import Plan, PlanningError, plan_patrol
+from flight.ops.wpml import write_wpml
 from flight.planner.exports import sortie_path, write_exports
 from patrol.commands.config_cmd import load_or_exit
 from patrol.maps import Feature, Layer, Style, city_layers, write_map
@@ -71,6 +72,7 @@ def plan(
     elapsed = time.perf_counter() - started
     with console.status("writing exports 导出中…"):
         files = write_exports(result, output, city.zones, city.no_fly)
+        files += write_wpml(result.sorties, output / "wpml")  # DJI docks fly the same sorties from FlightHub 2
         layers = city_layers(city) + [Layer(
             "架次 Sorties", tuple(Feature(LineString(sortie_path(result, s)), f"{s.id} · {s.drone_id}") for s in result.sorties),
             Style(stroke="#ef6c00", width=0.6))]
@@ -83,4 +85,4 @@ def plan(
         f"makespan 完成时间 [bold]{_hours(result.makespan_s)}[/] · lower bound 下界 {_hours(result.lower_bound_s)} "
         f"(ratio {result.ratio:.2f}) · coverage 覆盖率 {result.coverage:.3%} · {len(result.sorties)} sorties · "
         f"planned in {elapsed:.1f} s")
-    console.print(f"wrote {len(files) + 2} files to {output}/ (plan.json, plan.geojson, qgc/, wpl/, map.html, map.png)")
+    console.print(f"wrote {len(files) + 2} files to {output}/ (plan.json, plan.geojson, qgc/, wpl/, wpml/, map.html, map.png)")

@@ -92,6 +92,7 @@ def test_patrol_plan_command_writes_plan_exports_and_maps(tmp_path):
     for name in ("plan.geojson", "map.html", "map.png"):
         assert (out / name).stat().st_size > 0
     assert len(list((out / "qgc").glob("*.plan"))) == len(plan.sorties) == len(list((out / "wpl").glob("*.waypoints")))
+    assert len(list((out / "wpml").glob("*.kmz"))) == len(plan.sorties)  # DJI WPML, one KMZ per sortie
 
 
 def test_city_config_refuses_a_transit_speed_below_the_survey_speed(tmp_path):
