@@ -28,6 +28,18 @@ WPML_NS = "http://www.dji.com/wpmz/1.0.2"
 KML_NS = "http://www.opengis.net/kml/2.2"
 
 
+@dataclass
+class _Point:
+    """A WPML waypoint being built: where, how high and fast, how long to hover, its action groups."""
+
+    lon: float
+    lat: float
+    height_m: float
+    speed_m_s: float
+    hold_s: float = 0.0
+    groups: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class DjiModel:
     """Drone and camera enum values from DJI's Cloud API product-support table (defaults:
@@ -37,16 +49,6 @@ class DjiModel:
     drone_sub_enum: int = 0
     payload_enum: int = 80
     payload_position: int = 0
-
-
-@dataclass
-class _Point:
-    lon: float
-    lat: float
-    height_m: float
-    speed_m_s: float
-    hold_s: float = 0.0
-    groups: list[str] = field(default_factory=list)
 
 
 def _waypoints(sortie: Sortie) -> tuple[list[_Point], list[tuple[int, int, float]], list[int]]:
