@@ -10,7 +10,7 @@ battery model the sweep plans by and the fleet as it stood at the alert:
   bound     max(farthest point's fly-out from its nearest dock, Σ(hold + shortest leg in) / drones).
 The target is sweep ≤ 1.25 × bound.
 
-    .venv/bin/python scripts/bench_emergency.py --speed 20 --json out/bench_emergency.json
+    .venv/bin/python scripts/bench_emergency.py --speed 5 --json out/bench_emergency.json
 """
 
 from __future__ import annotations
@@ -102,11 +102,13 @@ async def fly(args, city, points, area, world: World, settings: FleetSettings) -
         try:
             patrol = patrol_sorties(city, len(city.docks) // 2)
             fleet.submit(patrol)
-            for _ in range(int(args.timeout_s / 0.1)):
-                if all((r := fleet.active.get(s.drone_id)) is not None and r.state == SortieState.SURVEYING
-                       and r.captures >= 3 for s in patrol):
+            for _ in range(int(args.timeout_s / 0.1)):  # until every patrol drone surveys (or gave up)
+                runs = [fleet.active.get(s.drone_id) for s in patrol]
+                if any(runs) and all(r is None or (r.state == SortieState.SURVEYING and r.captures >= 3)
+                                     for r in runs):
                     break
                 await asyncio.sleep(0.1)
+            busy = sorted(d for d, r in fleet.active.items() if r.state == SortieState.SURVEYING)
             transport = httpx.ASGITransport(app=make_app(service))
             async with httpx.AsyncClient(transport=transport, base_url="http://ops") as client:
                 polygon = " ".join(f"{lat:.6f},{lon:.6f}" for lon, lat in area.exterior.coords)
@@ -121,7 +123,7 @@ async def fly(args, city, points, area, world: World, settings: FleetSettings) -
                 await asyncio.sleep(0.2)
             return {"task": service.tasks[task_id], "plan": service.sweeps[task_id], "t0": t0,
                     "captures": [c for c in captures if c.sortie_id.startswith(task_id)],
-                    "wall_s": time.perf_counter() - wall0, "busy": sorted(s.drone_id for s in patrol)}
+                    "wall_s": time.perf_counter() - wall0, "busy": busy}
         finally:
             service.stop()
             for drone_id in list(fleet.active):
@@ -145,7 +147,7 @@ def photo_times(run: dict, points, world: World) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=ROOT / "configs/quzhou.yaml")
-    ap.add_argument("--speed", type=float, default=20.0, help="clock speed-up of the simulated fleet")
+    ap.add_argument("--speed", type=float, default=5.0, help="clock speed-up of the simulated fleet")
     ap.add_argument("--rain-buffer-m", type=float, default=800.0, help="rain area: the urban core grown by this")
     ap.add_argument("--timeout-s", type=float, default=900.0, help="real seconds to wait for each phase")
     ap.add_argument("--work", default=str(ROOT / "out" / "bench_emergency"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -35,7 +34,7 @@ from flight.ops.weather import FairWeather, Limits, WeatherSource
 from flight.ops.world import World
 from flight.planner import Plan
 
-log = logging.getLogger(__name__)
+RETRIES = 3  # an aborted sortie (upload or launch failed) is queued again this often before its task gives up
 
 
 @dataclass
@@ -65,6 +64,7 @@ class OpsService:
         self._open: dict[str, set[str]] = {}  # task → its sorties not yet flown to the end
         self._replans_seen = 0
         self._preempting: set[str] = set()
+        self._retries: dict[str, int] = {}  # sortie → times re-queued after an aborted start
         self._stopping = asyncio.Event()
         self._changed = asyncio.Event()
         self._background: set[asyncio.Task] = set()
@@ -393,6 +393,11 @@ class OpsService:
             return
         task = self.tasks[task_id]
         still_queued = any(s.id == run.sortie.id for s in self.controller.pending)
+        if run.state == SortieState.ABORTED and not still_queued and self._retries.get(run.sortie.id, 0) < RETRIES \
+                and not task.status.final:
+            self._retries[run.sortie.id] = self._retries.get(run.sortie.id, 0) + 1
+            self.controller.submit([run.sortie], first=True)  # e.g. an upload lost on a busy link: try again
+            still_queued = True
         if not still_queued:
             self._open[task_id].discard(run.sortie.id)
         if run.state == SortieState.ABORTED and not still_queued:
