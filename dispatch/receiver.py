@@ -7,6 +7,7 @@ see what a department would get; `respond_with` makes it answer 503, 410 … to 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class WebhookReceiver:
         self.received: list[ReceivedWebhook] = []
         self.rejected: list[tuple[str, str]] = []  # (department_id, why)
         self._status, self._retry_after = 204, None
+        self._flaky, self._rng = 0.0, random.Random(0)
+        self.failed_on_purpose = 0
         app = Starlette(routes=[Route("/hooks/{department_id}", self._hook, methods=["POST"])])
         self._server = BackgroundServer(app, host, port)
 
@@ -59,6 +62,10 @@ class WebhookReceiver:
         """Answer verified deliveries with this status (204 = accept) and optional Retry-After."""
         self._status, self._retry_after = status, retry_after
 
+    def fail_share(self, fraction: float, seed: int = 0) -> None:
+        """Answer this share of verified deliveries with 503 (chosen by a seeded draw), the rest as set."""
+        self._flaky, self._rng = fraction, random.Random(seed)
+
     async def _hook(self, request: Request) -> Response:
         dept = request.path_params["department_id"]
         body = await request.body()
@@ -72,6 +79,10 @@ class WebhookReceiver:
                 self.rejected.append((dept, str(exc)))
             return Response(f"signature check failed: {exc}", status_code=400)
         status, retry_after = self._status, self._retry_after
+        if self._flaky and self._rng.random() < self._flaky:
+            with self._lock:
+                self.failed_on_purpose += 1
+            status, retry_after = 503, None
         if 200 <= status < 300:
             with self._lock:
                 self.received.append(ReceivedWebhook(dept, request.headers["webhook-id"], time.time(), payload,

@@ -26,6 +26,8 @@ def serve(
                                                        "instead of the config's URLs (staging, a test receiver)"),
     webhook_timeout: float = typer.Option(10.0, min=0.5, help="seconds one webhook attempt may take; a replica that "
                                                               "dies mid-delivery frees its messages after this + 30 s"),
+    webhook_retry_cap: float = typer.Option(600.0, min=1.0, help="longest wait between two tries of one webhook (s); "
+                                                                  "backoff doubles from 2 s up to this"),
 ) -> None:
     """Receive sightings, de-duplicate into incidents, route to departments, deliver signed webhooks."""
     import uvicorn  # the web stack loads only for this command, so the rest of the CLI starts fast
@@ -45,7 +47,7 @@ def serve(
     departments = with_webhook_base(city.departments, webhook_base) if webhook_base else city.departments
     settings = Settings(departments=departments, taxonomy=city.taxonomy, credentials=creds, database_url=db,
                         city_name=f"{city.info.name} {city.info.name_en}", public_url=base,
-                        retry=RetryPolicy(timeout_s=webhook_timeout))
+                        retry=RetryPolicy(timeout_s=webhook_timeout, cap_s=webhook_retry_cap))
     app = create_app(settings)
     # Everything loaded so far (config, geometry, SQLAlchemy metadata) lives as long as the server:
     # keep it out of the cyclic GC, whose full passes over it cost milliseconds per request.
