@@ -68,6 +68,8 @@ class Outcome:
     post_p99_ms: float
     webhook_p99_ms: float
     seconds: float
+    offered_per_s: float
+    achieved_per_s: float  # sightings accepted / seconds from the first send to the last answer
     rss_mb: list[tuple[float, float]] = field(default_factory=list)  # (s since start, server RSS)
 
 
@@ -189,8 +191,9 @@ class Stream:
         with self._lock:
             self.gave_up.append(self.made.key(i))
 
-    def run(self, rate: float, seconds: float, at_fraction: tuple[float, callable] | None = None) -> int:
-        """Send rate × seconds sightings; `at_fraction` = (f, action): action() once f of them are scheduled."""
+    def run(self, rate: float, seconds: float, at_fraction: tuple[float, callable] | None = None) -> tuple[int, float]:
+        """Send rate × seconds sightings; `at_fraction` = (f, action): action() once f of them are scheduled.
+        Returns how many, and the seconds from the first send to the last answer."""
         n = int(rate * seconds)
         start = time.time() + 0.2
         futures = []
@@ -204,7 +207,7 @@ class Stream:
         for f in futures:
             f.result()
         self.pool.shutdown()
-        return n
+        return n, time.time() - start
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -268,7 +271,7 @@ def scenario(name: str, rate: float, seconds: float, kill_at: float | None, fail
                 server.start()
 
             stream = Stream(server.url, creds.ingest_token, made)
-            n = stream.run(rate, seconds, (kill_at, crash) if kill_at is not None else None)
+            n, wall = stream.run(rate, seconds, (kill_at, crash) if kill_at is not None else None)
             receiver.fail_share(0.0)  # the stream is over: let the outbox drain
             lost, webhook_ms = audit(url, stream, receiver, drain_s)
             elapsed = time.monotonic() - t0
@@ -282,7 +285,8 @@ def scenario(name: str, rate: float, seconds: float, kill_at: float | None, fail
     if fail_share:
         faults.append(f"{receiver.failed_on_purpose} webhook 503s ({fail_share:.0%})")
     return Outcome(name, "; ".join(faults) or "none", stream.requests, n, len(stream.accepted), sum(lost.values()),
-                   lost, pct(stream.post_ms, 99), pct(webhook_ms, 99), round(elapsed, 1), rss)
+                   lost, pct(stream.post_ms, 99), pct(webhook_ms, 99), round(elapsed, 1), rate,
+                   round(len(stream.accepted) / wall, 1), rss)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -299,13 +303,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def show(outcomes: list[Outcome], load_avg: tuple[float, float]) -> None:
     table = Table(title=f"dispatch reliability ({os.cpu_count()} CPUs, load average {load_avg[0]:.1f} before / "
                         f"{load_avg[1]:.1f} after)")
-    for col in ("test", "faults injected", "requests sent", "sightings accepted", "data lost", "post p99",
+    for col in ("test", "faults injected", "requests sent", "sightings accepted", "offered → achieved", "data lost", "post p99",
                 "sighting→webhook p99", "server RSS start → max → end"):
         table.add_column(col, justify="left" if col in ("test", "faults injected") else "right")
     for o in outcomes:
         mem = [m for _, m in o.rss_mb]
         rss = f"{mem[0]:.0f} → {max(mem):.0f} → {mem[-1]:.0f} MB" if mem else "—"
         table.add_row(o.test, o.faults, f"{o.requests:,}", f"{o.accepted:,}/{o.sightings:,}",
+                      f"{o.offered_per_s:.0f} → {o.achieved_per_s:.0f}/s",
                       f"[{'green' if o.lost == 0 else 'red'}]{o.lost}[/]", f"{o.post_p99_ms:.0f} ms",
                       f"{o.webhook_p99_ms:.0f} ms", rss)
     console.print(table)

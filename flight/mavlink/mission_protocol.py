@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from flight.mavlink.channel import Channel
-from flight.mavlink.errors import MissionRejected, ProtocolTimeout
+from flight.mavlink.errors import MavlinkError, MissionRejected, ProtocolTimeout
 from flight.mavlink.mission_wire import MISSION_TYPE, decode_item, encode_item
 from flight.mission import MissionItem
 
@@ -49,8 +49,14 @@ async def upload(ch: Channel, items: list[MissionItem], timing: Timing = Timing(
     ch.send(ch.mav.mission_count_encode(ch.system_id, ch.component_id, count, MISSION_TYPE))
     last_sent: int | None = None
     misses = 0
+    replies_left = (timing.retries + 1) * (count + 1)  # each item asked for retries+1 times at most: beyond is a loop
     while True:
         msg = await ch.expect(_REQUESTS + ("MISSION_ACK",), timing.timeout_s, _ours)
+        if msg is not None:
+            replies_left -= 1
+            if replies_left < 0:
+                raise MavlinkError(f"mission upload: system {ch.system_id} sent {(timing.retries + 1) * (count + 1)} "
+                                   f"requests and acks for {count} items without accepting; giving up")
         if msg is None:
             misses += 1
             if misses > timing.retries:

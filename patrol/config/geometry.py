@@ -76,17 +76,22 @@ def polygon_from_geojson(geom: dict[str, Any]) -> Area:
 
 
 @lru_cache(maxsize=32)
-def _read_features(path: Path) -> tuple[dict, ...]:
+def read_features(path: Path) -> tuple[dict, ...]:
+    """The features of a GeoJSON file; ValueError (UnicodeDecodeError, JSONDecodeError too) saying what is wrong."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("type") == "FeatureCollection":
-        return tuple(data.get("features", []))
-    if data.get("type") == "Feature":
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "Feature":
         return (data,)
-    raise ValueError(f"{path} is not a GeoJSON Feature or FeatureCollection")
+    if kind != "FeatureCollection":
+        raise ValueError(f"{path} is not a GeoJSON Feature or FeatureCollection")
+    features = data.get("features", [])
+    if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+        raise ValueError(f"{path}: 'features' must be a list of GeoJSON Feature objects")
+    return tuple(features)
 
 
 def feature_names(feature: dict) -> list[str]:
-    props = feature.get("properties") or {}
+    props = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
     return [str(v) for v in (feature.get("id"), props.get("id"), props.get("name")) if v is not None]
 
 
@@ -97,7 +102,7 @@ def resolve(ref: GeometryRef, base: Path, cfg_file: Path, path: str) -> tuple[Ar
         try:
             check_lonlat(lon, lat, "center")
         except GeometryProblem as p:
-            raise _issue(cfg_file, path, p) from None
+            raise issue(cfg_file, path, p) from None
         frame = MetricFrame.around(lon, lat)
         x, y = frame.forward(lon, lat)
         return frame.to_lonlat(Point(x, y).buffer(ref.radius_m, 64)), f"circle r={ref.radius_m:g} m"
@@ -105,13 +110,13 @@ def resolve(ref: GeometryRef, base: Path, cfg_file: Path, path: str) -> tuple[Ar
         try:
             return polygon_from_geojson(ref.geometry), "inline polygon"
         except GeometryProblem as p:
-            raise _issue(cfg_file, f"{path}.geometry", p) from None
+            raise issue(cfg_file, f"{path}.geometry", p) from None
     file = (base / ref.file).resolve()
     if not file.is_file():
         raise ConfigIssueError(ConfigIssue(cfg_file, f"{path}.file", f"file not found: {file}", ref.file,
                                            "a GeoJSON file path relative to the config file"))
     try:
-        features = _read_features(file)
+        features = read_features(file)
     except (ValueError, json.JSONDecodeError) as exc:
         raise ConfigIssueError(ConfigIssue(cfg_file, f"{path}.file", f"not readable GeoJSON: {exc}", ref.file)) from None
     chosen = [f for f in features if ref.feature is None or ref.feature in feature_names(f)]
@@ -125,7 +130,7 @@ def resolve(ref: GeometryRef, base: Path, cfg_file: Path, path: str) -> tuple[Ar
     try:
         return polygon_from_geojson(chosen[0].get("geometry")), f"{ref.file}#{ref.feature or feature_names(chosen[0])[-1]}"
     except GeometryProblem as p:
-        raise _issue(cfg_file, f"{path} ({ref.file}#{ref.feature}).geometry", p) from None
+        raise issue(cfg_file, f"{path} ({ref.file}#{ref.feature}).geometry", p) from None
 
 
 class ConfigIssueError(Exception):
@@ -134,6 +139,6 @@ class ConfigIssueError(Exception):
         self.issue = issue
 
 
-def _issue(cfg_file: Path, path: str, p: GeometryProblem) -> ConfigIssueError:
+def issue(cfg_file: Path, path: str, p: GeometryProblem) -> ConfigIssueError:
     full = f"{path}.{p.subpath}" if p.subpath and not p.subpath.startswith("[") else f"{path}{p.subpath}"
     return ConfigIssueError(ConfigIssue(cfg_file, full, p.problem, p.value, p.expected))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
-from shapely.geometry import Point, shape
+from shapely.geometry import Point
 from shapely.ops import unary_union
 
 from dispatch.departments import Department
@@ -15,7 +14,8 @@ from dispatch.taxonomy import Taxonomy
 from flight.assets import Dock, Drone, NoFlyZone, PatrolZone
 from patrol.config.city import City, District
 from patrol.config.errors import ConfigError, ConfigIssue, field_path
-from patrol.config.geometry import ConfigIssueError, GeometryProblem, check_lonlat, resolve
+from patrol.config.geometry import (ConfigIssueError, GeometryProblem, check_lonlat, issue, polygon_from_geojson,
+                                    read_features, resolve)
 from patrol.config.schema import CityFile
 
 MIN_ZONE_OVERLAP = 0.5  # share of a zone's area that must lie inside the jurisdictions
@@ -27,6 +27,9 @@ def _read_yaml(path: Path) -> dict:
                                        "an existing YAML file, e.g. configs/quzhou.yaml")])
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigIssue(path, f"byte {exc.start}", "not UTF-8 text", None,
+                                       "a YAML file saved as UTF-8")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -63,11 +66,22 @@ def _load_districts(path: Path, ref: str) -> tuple[District, ...]:
     if not file.is_file():
         raise ConfigError([ConfigIssue(path, "districts", f"file not found: {file}", ref,
                                        "a GeoJSON FeatureCollection of district polygons")])
-    features = json.loads(file.read_text(encoding="utf-8")).get("features", [])
-    return tuple(
-        District(str(f["properties"].get("name")), str(f["properties"].get("adcode")), shape(f["geometry"]))
-        for f in features
-    )
+    try:
+        features = read_features(file)
+    except ValueError as exc:
+        raise ConfigError([ConfigIssue(path, "districts", f"not readable GeoJSON: {exc}", ref)]) from None
+    districts, issues = [], []
+    for i, f in enumerate(features):
+        props = f.get("properties") if isinstance(f.get("properties"), dict) else {}
+        try:
+            area = polygon_from_geojson(f.get("geometry"))
+        except GeometryProblem as p:
+            issues.append(issue(file, f"features[{i}].geometry", p).issue)
+            continue
+        districts.append(District(str(props.get("name")), str(props.get("adcode")), area))
+    if issues:
+        raise ConfigError(issues)
+    return tuple(districts)
 
 
 def load_city(path: str | Path) -> City:
