@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from shapely.geometry import mapping
 
-from dispatch.accounts import Caller
-from dispatch.departments import Department
+from dispatch.contract import AlertDetail, AlertFeatureCollection, AlertList, DeadLetters, Deliveries, Me
+from dispatch.deps import Dept, Filter, Svc, Who, errors
 from dispatch.exports import cap_xml, feature_collection
-from dispatch.schemas import NoteIn, Text
-from dispatch.service import AlertFilter, DispatchService, TransitionRefused
+from dispatch.schemas import NoteIn
+from dispatch.service import TransitionRefused
 
-router = APIRouter()
-bearer = HTTPBearer(auto_error=False, description="the department's API token")
-Status = Literal["new", "acknowledged", "resolved", "rejected", "held"]
-
-
-def service(request: Request) -> DispatchService:
-    return request.app.state.dispatch
+router = APIRouter(responses=errors(401))
+BINARY = {"type": "string", "format": "binary"}
 
 
-def caller(request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    who = service(request).caller(cred.credentials) if cred else None
-    if who is None:
-        raise HTTPException(401, "authorization: a valid department token is required (Authorization: Bearer …)",
-                            headers={"WWW-Authenticate": "Bearer"})
-    return who
+class GeoJSONResponse(JSONResponse):
+    media_type = "application/geo+json"
 
 
-Who = Annotated[Caller, Depends(caller)]
+class JPEGResponse(Response):
+    media_type = "image/jpeg"
 
 
-def department(who: Who) -> Department:
-    return who.department
-
-
-Dept = Annotated[Department, Depends(department)]
-Svc = Annotated[DispatchService, Depends(service)]
+class CAPResponse(Response):
+    media_type = "application/cap+xml"
 
 
 def not_found(alert_id: str) -> HTTPException:
@@ -49,23 +33,7 @@ def not_found(alert_id: str) -> HTTPException:
     return HTTPException(404, f"alert_id: no alert {alert_id!r} for this department")
 
 
-MAX_OFFSET = 1_000_000  # paging further is a probe, not a user; it would also overflow the store's integer
-
-
-def alert_filter(status: Status | None = None, type: Text | None = None,
-                 since: Annotated[datetime | None, Query(
-                     description="only alerts created at or after this time: ISO-8601 with a zone, e.g. 2026-07-01T00:00:00Z")] = None,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> AlertFilter:
-    if since is not None and since.utcoffset() is None:
-        raise HTTPException(422, f"since: {since.isoformat()!r} has no time zone; add 'Z' for UTC or '+08:00' for Beijing time")
-    return AlertFilter(status, type, since, limit, offset)
-
-
-Filter = Annotated[AlertFilter, Depends(alert_filter)]
-
-
-@router.get("/v1/me", summary="Who this token is, with the jurisdiction as GeoJSON")
+@router.get("/v1/me", summary="Who this token is, with the jurisdiction as GeoJSON", response_model=Me)
 def me(who: Who, svc: Svc) -> dict:
     dept = who.department
     return {"id": dept.id, "account": {"login": who.login, "name": who.name}, "name": dept.name,
@@ -75,17 +43,20 @@ def me(who: Who, svc: Svc) -> dict:
             "jurisdiction": mapping(dept.jurisdiction) if dept.jurisdiction is not None else None}
 
 
-@router.get("/v1/alerts", summary="This department's alerts, newest first")
+@router.get("/v1/alerts", summary="This department's alerts, newest first", response_model=AlertList,
+            responses=errors(422))
 def list_alerts(dept: Dept, svc: Svc, f: Filter) -> dict:
     return {"alerts": svc.list_alerts(dept.id, f)}
 
 
-@router.get("/v1/alerts.geojson", summary="This department's alerts as an RFC 7946 FeatureCollection")
-def alerts_geojson(dept: Dept, svc: Svc, f: Filter) -> JSONResponse:
-    return JSONResponse(feature_collection(svc.list_alerts(dept.id, f)), media_type="application/geo+json")
+@router.get("/v1/alerts.geojson", summary="This department's alerts as an RFC 7946 FeatureCollection",
+            response_class=GeoJSONResponse, responses={200: {"model": AlertFeatureCollection}, **errors(422)})
+def alerts_geojson(dept: Dept, svc: Svc, f: Filter) -> GeoJSONResponse:
+    return GeoJSONResponse(feature_collection(svc.list_alerts(dept.id, f)))
 
 
-@router.get("/v1/alerts/{alert_id}", summary="One alert with its status history")
+@router.get("/v1/alerts/{alert_id}", summary="One alert with its status history", response_model=AlertDetail,
+            responses=errors(404))
 def get_alert(alert_id: str, dept: Dept, svc: Svc) -> dict:
     alert = svc.alert(dept.id, alert_id)
     if alert is None:
@@ -93,26 +64,31 @@ def get_alert(alert_id: str, dept: Dept, svc: Svc) -> dict:
     return alert
 
 
-@router.get("/v1/alerts/{alert_id}/evidence.jpg", summary="The incident's best evidence photo")
-def evidence(alert_id: str, dept: Dept, svc: Svc) -> Response:
+@router.get("/v1/alerts/{alert_id}/evidence.jpg", summary="The incident's best evidence photo",
+            response_class=JPEGResponse, responses={200: {"content": {"image/jpeg": {"schema": BINARY}}},
+                                                    **errors(404, why={404: "no such alert, or no photo came with it"})})
+def evidence(alert_id: str, dept: Dept, svc: Svc) -> JPEGResponse:
     jpeg = svc.evidence(dept.id, alert_id)
     if jpeg is None and svc.alert(dept.id, alert_id) is None:
         raise not_found(alert_id)
     if jpeg is None:
         raise HTTPException(404, "evidence: no photo came with this incident's sightings")
-    return Response(jpeg, media_type="image/jpeg")
+    return JPEGResponse(jpeg)
 
 
-@router.get("/v1/alerts/{alert_id}/cap.xml", summary="The alert as CAP 1.2 XML")
-def cap(alert_id: str, dept: Dept, svc: Svc) -> Response:
+@router.get("/v1/alerts/{alert_id}/cap.xml", summary="The alert as CAP 1.2 XML", response_class=CAPResponse,
+            responses={200: {"content": {"application/cap+xml": {"schema": {
+                "type": "string", "description": "an OASIS CAP 1.2 <alert> (urn:oasis:names:tc:emergency:cap:1.2)"}}}},
+                **errors(404)})
+def cap(alert_id: str, dept: Dept, svc: Svc) -> CAPResponse:
     alert = svc.alert(dept.id, alert_id)
     if alert is None:
         raise not_found(alert_id)
-    return Response(cap_xml(alert, f"dispatch@{svc.settings.public_url.split('://')[-1]}", svc.settings.clock()),
-                    media_type="application/cap+xml")
+    return CAPResponse(cap_xml(alert, f"dispatch@{svc.settings.public_url.split('://')[-1]}", svc.settings.clock()))
 
 
-@router.get("/v1/alerts/{alert_id}/deliveries", summary="Webhook delivery log: every attempt, code and time")
+@router.get("/v1/alerts/{alert_id}/deliveries", summary="Webhook delivery log: every attempt, code and time",
+            response_model=Deliveries, responses=errors(404))
 def deliveries(alert_id: str, dept: Dept, svc: Svc) -> dict:
     log = svc.deliveries(dept.id, alert_id)
     if log is None:
@@ -120,7 +96,8 @@ def deliveries(alert_id: str, dept: Dept, svc: Svc) -> dict:
     return {"deliveries": log}
 
 
-@router.get("/v1/dead-letters", summary="This department's webhook messages that were given up on")
+@router.get("/v1/dead-letters", summary="This department's webhook messages that were given up on",
+            response_model=DeadLetters)
 def dead_letters(dept: Dept, svc: Svc) -> dict:
     return {"dead_letters": svc.dead_letters(dept.id)}
 
@@ -139,4 +116,5 @@ def _transition(action: str):
 
 for _action, _summary in (("ack", "Acknowledge (确认)"), ("resolve", "Resolve (已处理)"),
                           ("reject", "Reject as false positive (误报)")):
-    router.add_api_route(f"/v1/alerts/{{alert_id}}/{_action}", _transition(_action), methods=["POST"], summary=_summary)
+    router.add_api_route(f"/v1/alerts/{{alert_id}}/{_action}", _transition(_action), methods=["POST"], summary=_summary,
+                         response_model=AlertDetail, responses=errors(404, 409, 422))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,33 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from dispatch.api_alerts import bearer
+from dispatch.contract import SightingResult, SightingResults
+from dispatch.deps import bearer, errors
 from dispatch.ingest import KeyConflict, StoreUnavailable
+from dispatch.problems import invalid, problem
 from dispatch.service import DispatchService
-
-
-def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    """Error body: a one-line `detail` naming field and value, and `errors` when there are several."""
-    body: dict[str, Any] = {"detail": detail}
-    if errors is not None:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status)
-
-
-def loc_name(loc: tuple[Any, ...]) -> str:
-    """(3, 'image', 'box') → '[3].image.box' — the field as the sender wrote it."""
-    name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-    return name.lstrip(".") or "body"
-
-
-def _value(v: Any) -> Any:
-    """The offending value, made JSON-safe (NaN/inf as text) and cut short."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return repr(v)
-    if isinstance(v, str):  # a lone surrogate is shown escaped: the answer itself must be UTF-8
-        v = v.encode("utf-8", "backslashreplace").decode("utf-8")
-    text = json.dumps(v, allow_nan=True, default=str) if not isinstance(v, str) else v
-    return v if len(text) <= 120 else text[:117] + "..."
 
 
 async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
@@ -98,14 +75,7 @@ async def _post_sightings(request: Request) -> JSONResponse:
     try:
         items = request.app.state.sightings_adapter.validate_python(data if batch else [data], context=ctx)
     except ValidationError as exc:
-        errors = [{"field": loc_name(e["loc"] if batch else e["loc"][1:]),
-                   "problem": e["msg"].removeprefix("Value error, "),
-                   "value": None if e["type"] == "missing" else _value(e.get("input"))}
-                  for e in exc.errors(include_url=False)]
-        first = errors[0]
-        got = "" if first["value"] is None else f" (got {first['value']!r})"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return problem(422, f"{first['field']}: {first['problem']}{got}{more}", errors)
+        return invalid(exc.errors(include_url=False), skip=0 if batch else 1)
     far = [(n, i) for n, i in enumerate(items) if not svc.extent.contains(i.lon, i.lat)]
     if far:
         n, item = far[0]
@@ -129,11 +99,10 @@ def install(app: FastAPI, model: type, max_batch: int) -> None:
     app.state.sightings_adapter = TypeAdapter(list[model])
     app.add_api_route(
         "/v1/sightings", post_sightings, methods=["POST"], status_code=201, openapi_extra=sightings_openapi(max_batch),
-        summary="Report sightings (one object or an array)",
-        responses={200: {"description": "all duplicates of earlier posts; nothing new stored"},
-                   201: {"description": "stored and committed"}, 400: {"description": "malformed JSON"},
-                   401: {"description": "no ingest token, or one that may not post"},
-                   409: {"description": "key reused for a different sighting"},
-                   413: {"description": "body too large"}, 415: {"description": "not application/json"},
-                   422: {"description": "a field is invalid; `errors` names each"},
-                   503: {"description": "nothing stored (store unavailable); retry the same request"}})
+        summary="Report sightings (one object or an array)", response_model=SightingResult | SightingResults,
+        responses={200: {"model": SightingResult | SightingResults,
+                         "description": "all duplicates of earlier posts; nothing new stored"},
+                   201: {"description": "stored and committed: one result per sighting, in the order sent"},
+                   **errors(400, 401, 409, 413, 415, 422, 503,
+                            why={401: "no ingest token, or one that may not post",
+                                 409: "key reused for a different sighting"})})

@@ -6,11 +6,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dispatch import api_admin, api_alerts, api_sightings
+from dispatch.deps import problems_published
+from dispatch.problems import request_invalid
 from dispatch.schemas import sighting_model
 from dispatch.service import DispatchService
 from dispatch.settings import Settings
@@ -44,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="patrol dispatch — 巡查告警分派", version="1", lifespan=lifespan,
                   description="Sightings in; typed, geotagged, signed alerts out to the department that owns them.")
     app.state.dispatch = svc
+    app.add_exception_handler(RequestValidationError, request_invalid)
     model = sighting_model([t.code for t in settings.taxonomy.types])
     api_sightings.install(app, model, settings.max_batch)
     app.include_router(api_alerts.router)
@@ -56,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(defs.pop("$defs", {}))
             components["Sighting"] = defs
-            app.openapi_schema = schema
+            app.openapi_schema = problems_published(schema)
         return app.openapi_schema
 
     app.openapi = openapi

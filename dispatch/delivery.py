@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.batches import batches
-from dispatch.metrics import DispatchMetrics
+from dispatch.prometheus import DispatchMetrics
 from dispatch.models import DeliveryAttemptRow, DeliveryRow, EndpointRow
 from dispatch.settings import RetryPolicy
 from dispatch.store import Writers

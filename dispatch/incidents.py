@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from dispatch.metric import CityMetric
+from dispatch.projection import CityProjection
 from dispatch.models import IncidentRow
 from dispatch.settings import IncidentWindows
 
@@ -41,8 +41,8 @@ class OpenIncident:
 
 
 class IncidentMatcher:
-    def __init__(self, metric: CityMetric, windows: IncidentWindows):
-        self.metric = metric
+    def __init__(self, projection: CityProjection, windows: IncidentWindows):
+        self.projection = projection
         self.windows = windows
 
     def find(self, session: Session, s: dict[str, Any], x: float, y: float) -> OpenIncident | None:
@@ -82,7 +82,7 @@ class IncidentMatcher:
         """Fold a sighting into an incident: count, times, refined position, best photo."""
         w = weight(s["uncertainty_m"])
         inc.sum_w, inc.sum_wx, inc.sum_wy = inc.sum_w + w, inc.sum_wx + w * x, inc.sum_wy + w * y
-        lon, lat = self.metric.to_lonlat(inc.sum_wx / inc.sum_w, inc.sum_wy / inc.sum_w)
+        lon, lat = self.projection.to_lonlat(inc.sum_wx / inc.sum_w, inc.sum_wy / inc.sum_w)
         values: dict[str, Any] = {
             "sum_w": inc.sum_w, "sum_wx": inc.sum_wx, "sum_wy": inc.sum_wy, "lon": lon, "lat": lat,
             "uncertainty_m": 1.0 / math.sqrt(inc.sum_w), "sighting_count": inc.sighting_count + 1,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from dispatch.batches import batches
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
-from dispatch.metrics import DispatchMetrics
+from dispatch.prometheus import DispatchMetrics
 from dispatch.delivery import ENDPOINT_OFF
 from dispatch.models import AlertEventRow, AlertRow, DeliveryRow, EndpointRow, IncidentRow, SightingRow
 from dispatch.router import GeoRouter, Route
@@ -183,7 +183,7 @@ class Ingestor:
         batch_incident: dict[str, int] = {}
         for n in fresh:
             row = self._row(items[n], hashes[n], received_at)
-            x, y = self.matcher.metric.to_metres(row["lon"], row["lat"])
+            x, y = self.matcher.projection.to_metres(row["lon"], row["lat"])
             inc = self.matcher.find(s, row, x, y)
             if inc is None:
                 opened_row = self.matcher.open(s, row, x, y)

@@ -12,6 +12,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, 
 
 Finite = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=False)
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # no drone photo is older; older dates are typos or probes
+# What JSON Schema can say of `time`: the shape (month 01-12, day 01-31, hour 00-23, ...; a day the
+# month lacks, e.g. 02-30, still gets 422), and the earliest value ("formatMinimum", ajv's keyword).
+UTC_PATTERN = (r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|\+00:00)$")
 
 
 def _storable(v: str) -> str:
@@ -38,12 +41,20 @@ Text = Annotated[str, AfterValidator(_storable)]
 Number = StrictFloat  # JSON numbers only: `true` or "1.0" is refused, not read as 1.0
 
 
+def _box_schema(schema: dict[str, Any]) -> None:
+    """Publish what JSON Schema can check of the box order: every corner >= 0, x0/y0 then x1/y1.
+    (x0 < x1 and y0 < y1 compare two items, which JSON Schema cannot; the description says it.)"""
+    for item, name in zip(schema["prefixItems"], ("x0", "y0", "x1", "y1")):
+        item.update(minimum=0, title=name)
+
+
 class ImageRef(BaseModel):
     model_config = Finite
 
     ref: Text = Field(min_length=1, max_length=500, description="where the full frame is kept (path or URL)")
     box: tuple[Number, Number, Number, Number] = Field(
-        description="pixel box [x0, y0, x1, y1] of the finding in the frame: 0 <= x0 < x1 and 0 <= y0 < y1")
+        description="pixel box [x0, y0, x1, y1] of the finding in the frame: 0 <= x0 < x1 and 0 <= y0 < y1",
+        json_schema_extra=_box_schema)
 
     @field_validator("box")
     @classmethod
@@ -86,7 +97,7 @@ class SightingBase(BaseModel):
     time: datetime = Field(
         description="ISO-8601 UTC ending in 'Z' or '+00:00', e.g. 2026-07-01T08:30:00Z; "
                     "not before 2000-01-01 and not in the future (beyond the server's allowed clock skew)",
-        json_schema_extra={"pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)$"})
+        json_schema_extra={"pattern": UTC_PATTERN, "formatMinimum": EARLIEST.isoformat().replace("+00:00", "Z")})
     footprint: PolygonGeoJSON | None = None
     image: ImageRef
     evidence_jpeg_b64: Text | None = Field(None, description="base64 JPEG crop of the finding")

@@ -18,8 +18,8 @@ from dispatch.delivery import ENDPOINT_OFF, DeliveryWorker
 from dispatch.departments import Department
 from dispatch.incidents import IncidentMatcher
 from dispatch.ingest import Ingestor
-from dispatch.metric import CityExtent, CityMetric
-from dispatch.metrics import DispatchMetrics
+from dispatch.projection import CityExtent, CityProjection
+from dispatch.prometheus import DispatchMetrics
 from dispatch.models import (AlertEventRow, AlertRow, DeliveryAttemptRow, DeliveryRow, EndpointRow, IncidentRow,
                              SightingRow)
 from dispatch.router import GeoRouter
@@ -69,7 +69,7 @@ class DispatchService:
         boxes = [d.jurisdiction.bounds for d in settings.departments if d.jurisdiction is not None]
         self.extent = CityExtent.around(boxes, settings.extent_margin_deg)
         lon, lat = (self.extent.west + self.extent.east) / 2, (self.extent.south + self.extent.north) / 2
-        self.matcher = IncidentMatcher(CityMetric(lon, lat), settings.windows)
+        self.matcher = IncidentMatcher(CityProjection(lon, lat), settings.windows)
         self.worker = DeliveryWorker(
             self.readers, self.writers, self.webhook_secrets,
             settings.retry, settings.seed, self.metrics, settings.clock, settings.delivery_threads)

@@ -1,4 +1,4 @@
-"""Metres for incident matching: positions projected to the UTM zone of the city (pyproj), never degrees."""
+"""Lon/lat ↔ metres for incident matching: positions projected to the UTM zone of the city (pyproj), never degrees."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
 
-class CityMetric:
+class CityProjection:
     """Forward/inverse projection between lon/lat and the WGS 84 UTM zone covering the city's centre."""
 
     def __init__(self, lon: float, lat: float):
