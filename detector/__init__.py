@@ -2,15 +2,18 @@
 
 from detector.camera import CameraModel
 from detector.capture import CameraPose, Capture
-from detector.detect import Detector, DetectorSettings, PhotoError, PhotoResult
+from detector.detect import Detector, DetectorSettings, PhotoResult
+from detector.detections import Detections
 from detector.geo import MetricFrame
 from detector.georef import Georeferencer, GeorefError, PoseErrors
+from detector.photo import PhotoError
 from detector.sighting import Sighting
 
 __all__ = [
     "CameraModel",
     "CameraPose",
     "Capture",
+    "Detections",
     "Detector",
     "DetectorSettings",
     "GeorefError",

@@ -1,9 +1,13 @@
 """The detector: posed photos in, typed geotagged sightings out.
 
-Per photo: check the pose, decode the JPEG already shrunk (libjpeg DCT scaling) towards the
-ground resolution the model was trained at, finish the rescale, cut overlapping tiles, skip
-tiles whose ground lies outside the patrol zone, run the tiles in batches, merge boxes across
-tile borders, apply the card's per-class thresholds, and georeference each box centre.
+`Detector` composes separate steps, each handing one value to the next:
+
+    capture → scaling (detector.photo: read at the training ground resolution) → ScaledPhoto
+            → tiling (detector.tiling.tile_grid) → tile origins
+            → masking (detector.masking: tiles whose ground misses the zone are not run)
+            → inference (batches of tiles, decoded, the card's per-class thresholds) → Detections
+            → merging across tile borders, back to the full frame's pixels → Detections
+            → georeferencing (box centre on the ground, uncertainty, zone kept) → Sighting[]
 """
 
 from __future__ import annotations
@@ -13,24 +17,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
-from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.prepared import prep
 
 from detector.backends import Backend, open_backend
 from detector.capture import Capture
 from detector.card import ModelCard, load_card
+from detector.detections import Detections
 from detector.georef import Georeferencer, GeorefError, PoseErrors
+from detector.masking import ZoneMask
+from detector.photo import PhotoError, ScaledPhoto, ground_scale, read_photo
 from detector.sighting import Sighting, evidence_jpeg, sighting_key
-from detector.tiling import decode, merge, tile_grid
+from detector.tiling import decode, merge_overlaps, tile_grid
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "patrol-yolo11n-synth.yaml"
-
-
-class PhotoError(ValueError):
-    """A photo that cannot be read: missing, empty, truncated, corrupt, or the wrong size."""
 
 
 @dataclass
@@ -63,60 +63,6 @@ class DetectorSettings:
     mark_unverified: bool = True
 
 
-def _jpeg_complete(raw: bytes) -> bool:
-    return raw[-2:] == b"\xff\xd9" or raw.rstrip(b"\x00")[-2:] == b"\xff\xd9"
-
-
-def _decode_file(path: Path, cam, scale: float) -> np.ndarray:
-    if not path.is_file():
-        raise PhotoError(f"image: file {path} not found")
-    raw = path.read_bytes()
-    if not raw:
-        raise PhotoError(f"image: file {path} is empty (0 bytes)")
-    is_jpeg = raw[:3] == b"\xff\xd8\xff"
-    if is_jpeg and not _jpeg_complete(raw):
-        raise PhotoError(f"image: JPEG {path} is truncated (no end-of-image marker)")
-    flag, reduce = cv2.IMREAD_COLOR, 1
-    if is_jpeg:
-        for factor, f in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
-            if scale <= 1.0 / factor:
-                flag, reduce = f, factor
-                break
-    bgr = cv2.imdecode(np.frombuffer(raw, np.uint8), flag)
-    if bgr is None:
-        raise PhotoError(f"image: {path} is not a readable image (corrupt or unknown format)")
-    expect = (math.ceil(cam.image_height_px / reduce), math.ceil(cam.image_width_px / reduce))
-    if abs(bgr.shape[0] - expect[0]) > 1 or abs(bgr.shape[1] - expect[1]) > 1:
-        raise PhotoError(
-            f"image: {path} is {bgr.shape[1] * reduce}×{bgr.shape[0] * reduce} px but camera says "
-            f"{cam.image_width_px}×{cam.image_height_px}"
-        )
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def read_photo(capture: Capture, scale: float) -> tuple[np.ndarray, float]:
-    """RGB pixels of the capture at about `scale` × full size, and the exact scale used.
-
-    JPEGs are decoded at 1/2, 1/4 or 1/8 size by the decoder itself when the scale allows.
-    """
-    cam = capture.camera
-    if isinstance(capture.image, np.ndarray):
-        img = capture.image
-        if img.ndim != 3 or img.shape[2] != 3 or img.size == 0:
-            raise PhotoError(f"image: array must be H×W×3, got shape {img.shape}")
-        if abs(img.shape[1] - cam.image_width_px) > 1 or abs(img.shape[0] - cam.image_height_px) > 1:
-            raise PhotoError(f"image: array is {img.shape[1]}×{img.shape[0]} px but camera says {cam.image_width_px}×{cam.image_height_px}")
-    elif capture.image is None:
-        raise PhotoError("image: the capture has no pixels yet (image is None)")
-    else:
-        img = _decode_file(Path(capture.image), cam, scale)
-    got = img.shape[1] / cam.image_width_px
-    if scale < got:
-        f = scale / got
-        img = cv2.resize(img, (max(1, round(img.shape[1] * f)), max(1, round(img.shape[0] * f))), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(img), img.shape[1] / cam.image_width_px
-
-
 class Detector:
     """A loaded model plus its card; `detect` one capture, `detect_batch` many."""
 
@@ -140,20 +86,18 @@ class Detector:
     def model_version(self) -> str:
         return self.card.version
 
-    def scale_for(self, capture: Capture, georef: Georeferencer) -> float:
-        """Resize factor that brings the photo's centre to the training ground resolution."""
-        cam = capture.camera
-        ray = georef.rays(np.array([(cam.image_width_px - 1) / 2]), np.array([(cam.image_height_px - 1) / 2]))[0]
-        slant = capture.pose.alt_agl_m * np.linalg.norm(ray) / -ray[2]
-        gsd = slant / cam.fx_px
-        return min(1.0, gsd / self.card.train_gsd_m)
+    def scaled(self, capture: Capture, georef: Georeferencer) -> ScaledPhoto:
+        """Scaling: the capture read at the ground resolution the model was trained at."""
+        return read_photo(capture, ground_scale(capture, georef, self.card.train_gsd_m))
 
-    def _infer_tiles(self, image: np.ndarray, origins: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def infer(self, image: np.ndarray, origins: Sequence[tuple[int, int]]) -> Detections:
+        """Inference on the tiles at `origins` of `image`, in batches: each tile's findings above
+        the per-class thresholds, placed in the image, then merged across tile borders."""
         tile = self.settings.tile_px
         h, w = image.shape[:2]
         th, tw = min(tile, _ceil32(h)), min(tile, _ceil32(w))
-        boxes, scores, classes = [], [], []
-        conf_min = float(self.thresholds.min())
+        floor = float(self.thresholds.min())
+        parts = []
         for chunk in _batches(origins, self.settings.batch):
             batch = np.full((len(chunk), th, tw, 3), 114, np.uint8)
             for k, (x, y) in enumerate(chunk):
@@ -161,29 +105,8 @@ class Detector:
                 batch[k, : part.shape[0], : part.shape[1]] = part
             tensor = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0
             out = self.backend.run(tensor)
-            for k, (x, y) in enumerate(chunk):
-                b, s, c = decode(out[k], conf_min)
-                keep = s >= self.thresholds[c]
-                boxes.append(b[keep] + np.array([x, y, x, y], np.float32))
-                scores.append(s[keep])
-                classes.append(c[keep])
-        if not boxes:
-            return np.zeros((0, 4)), np.zeros(0), np.zeros(0, int)
-        return merge(np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes))
-
-    def _tiles_in_zone(self, georef: Georeferencer, origins, tile: int, scale: float, zone_metric) -> list[tuple[int, int]]:
-        keep = []
-        for x, y in origins:
-            u = np.array([x, x + tile, x + tile, x]) / scale
-            v = np.array([y, y, y + tile, y + tile]) / scale
-            try:
-                e, n = georef.pixel_to_ground_m(u, v)
-            except GeorefError:  # tile reaches above the horizon: keep it, the zone test is moot
-                keep.append((x, y))
-                continue
-            if zone_metric.intersects(Polygon(zip(e, n))):
-                keep.append((x, y))
-        return keep
+            parts += [decode(out[k], floor).above(self.thresholds).shifted(x, y) for k, (x, y) in enumerate(chunk)]
+        return merge_overlaps(Detections.merge(parts))
 
     def detect(self, capture: Capture, zone_mask: BaseGeometry | None = None) -> list[Sighting]:
         """Sightings in one photo. Raises PhotoError / GeorefError for a bad photo or pose.
@@ -195,57 +118,54 @@ class Detector:
 
     def _detect(self, capture: Capture, zone_mask: BaseGeometry | None) -> PhotoResult:
         georef = Georeferencer(capture.pose, capture.camera)
-        scale = self.scale_for(capture, georef)
-        image, scale = read_photo(capture, scale)
-        h, w = image.shape[:2]
-        tile = self.settings.tile_px
-        origins = tile_grid(w, h, tile, self.settings.overlap_px)
-        total = len(origins)
-        zone_metric = None
-        if zone_mask is not None:
-            zone_metric = prep(georef.frame.to_metric(zone_mask))
-            origins = self._tiles_in_zone(georef, origins, tile, scale, zone_metric)
-        boxes, scores, classes = self._infer_tiles(image, origins) if origins else (np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
-        result = PhotoResult(capture, tiles_run=len(origins), tiles_skipped=total - len(origins))
-        if not len(boxes):
-            return result
-        full_w, full_h = capture.camera.image_width_px, capture.camera.image_height_px
-        boxes = boxes / scale
-        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, full_w - 1)
-        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, full_h - 1)
-        cu, cv = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-        lon, lat = georef.pixel_to_lonlat(cu, cv)
-        e, n = georef.pixel_to_ground_m(cu, cv)
-        sigma = georef.uncertainty_m(cu, cv, self.settings.pose_errors)
+        photo = self.scaled(capture, georef)
+        h, w = photo.pixels.shape[:2]
+        tiles = tile_grid(w, h, self.settings.tile_px, self.settings.overlap_px)
+        zone = ZoneMask(zone_mask, georef) if zone_mask is not None else None
+        run = zone.tiles(tiles, self.settings.tile_px, photo.scale) if zone is not None else tiles
+        cam = capture.camera
+        found = self.infer(photo.pixels, run).unscaled(photo.scale, cam.image_width_px, cam.image_height_px)
+        return PhotoResult(capture, self.georeference(capture, georef, photo, found, zone),
+                           tiles_run=len(run), tiles_skipped=len(tiles) - len(run))
+
+    def georeference(self, capture: Capture, georef: Georeferencer, photo: ScaledPhoto, found: Detections,
+                     zone: ZoneMask | None) -> list[Sighting]:
+        """Georeferencing: each finding's box centre put on the ground, with its uncertainty; those
+        outside the zone, or under a pixel wide or high, are dropped."""
+        if not len(found):
+            return []
+        u, v = found.centres()
+        lon, lat = georef.pixel_to_lonlat(u, v)
+        e, n = georef.pixel_to_ground_m(u, v)
+        sigma = georef.uncertainty_m(u, v, self.settings.pose_errors)
+        boxes = found.boxes.astype(np.float64)
+        keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+        if zone is not None:
+            keep &= zone.covers(e, n)
         footprint = georef.footprint_geojson()
         ref = str(capture.image) if isinstance(capture.image, Path | str) else f"memory://{capture.drone_id}/{capture.sortie_id}/{capture.seq}"
-        for k in range(len(boxes)):
-            if zone_metric is not None and not zone_metric.covers(Point(e[k], n[k])):
-                continue
+        out = []
+        for k in np.flatnonzero(keep):
             box = tuple(float(c) for c in boxes[k])
-            if box[2] - box[0] < 1 or box[3] - box[1] < 1:
-                continue
-            code = self.card.classes[int(classes[k])]
-            result.sightings.append(
-                Sighting(
-                    key=sighting_key(capture.drone_id, capture.sortie_id, capture.seq, code, box),
-                    type=code,
-                    confidence=float(scores[k]),
-                    lat=float(lat[k]),
-                    lon=float(lon[k]),
-                    uncertainty_m=float(sigma[k]),
-                    time=capture.time,
-                    footprint=footprint,
-                    image_ref=ref,
-                    box=box,  # type: ignore[arg-type]
-                    evidence_jpeg_b64=evidence_jpeg(image, box, scale) if self.settings.evidence else None,  # type: ignore[arg-type]
-                    model_version=self.model_version,
-                    drone_id=capture.drone_id,
-                    sortie_id=capture.sortie_id,
-                    unverified=self.settings.mark_unverified and not self.card.real_validated(code),
-                )
-            )
-        return result
+            code = self.card.classes[int(found.classes[k])]
+            out.append(Sighting(
+                key=sighting_key(capture.drone_id, capture.sortie_id, capture.seq, code, box),
+                type=code,
+                confidence=float(found.scores[k]),
+                lat=float(lat[k]),
+                lon=float(lon[k]),
+                uncertainty_m=float(sigma[k]),
+                time=capture.time,
+                footprint=footprint,
+                image_ref=ref,
+                box=box,  # type: ignore[arg-type]
+                evidence_jpeg_b64=evidence_jpeg(photo.pixels, box, photo.scale) if self.settings.evidence else None,  # type: ignore[arg-type]
+                model_version=self.model_version,
+                drone_id=capture.drone_id,
+                sortie_id=capture.sortie_id,
+                unverified=self.settings.mark_unverified and not self.card.real_validated(code),
+            ))
+        return out
 
     def detect_batch(self, captures: Iterable[Capture], zone_mask: BaseGeometry | None = None) -> list[PhotoResult]:
         """One result per capture, in order; a bad photo or pose gives that photo an error and

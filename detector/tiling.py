@@ -1,4 +1,5 @@
-"""Cutting a rescaled photo into overlapping model tiles, decoding YOLO output, merging boxes.
+"""Cutting a rescaled photo into overlapping model tiles, decoding YOLO output, merging boxes
+across tile borders (each a pure function on `Detections`).
 
 Objects cut by a tile border show up as partial boxes in two tiles; merging clusters same-class
 boxes that overlap (by IoU, or by intersection over the smaller box, which catches a part inside
@@ -8,6 +9,8 @@ the whole) and keeps the union, so one object yields one box.
 from __future__ import annotations
 
 import numpy as np
+
+from detector.detections import Detections
 
 
 def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
@@ -23,15 +26,15 @@ def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[tuple[in
     return [(x, y) for y in tile_origins(height, tile, overlap) for x in tile_origins(width, tile, overlap)]
 
 
-def decode(output: np.ndarray, conf_min: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """YOLO head output (4 + classes, anchors) → xyxy boxes, scores, class ids above `conf_min`."""
+def decode(output: np.ndarray, conf_min: float) -> Detections:
+    """YOLO head output (4 + classes, anchors) → the findings scoring at least `conf_min`, in tile pixels."""
     scores_all = output[4:]
     classes = scores_all.argmax(axis=0)
     scores = scores_all[classes, np.arange(scores_all.shape[1])]
     keep = scores >= conf_min
     cx, cy, w, h = output[:4, keep]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-    return boxes, scores[keep], classes[keep]
+    return Detections(boxes, scores[keep], classes[keep])
 
 
 def _overlap(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,15 +48,14 @@ def _overlap(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return inter / np.maximum(a + b - inter, 1e-9), inter / np.maximum(np.minimum(a, b), 1e-9)
 
 
-def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = 0.45, ios: float = 0.6,
-          cross_iou: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def merge_overlaps(found: Detections, iou: float = 0.45, ios: float = 0.6, cross_iou: float = 0.6) -> Detections:
     """Class-aware greedy clustering: the best box absorbs same-class boxes overlapping it by
     IoU ≥ `iou` or intersection-over-smaller ≥ `ios`; a cluster's box is its members' union.
     Then one object named twice (a construction-waste pile also scored as garbage) keeps only
     its likelier name: a box overlapping a better-scored box of another class by IoU ≥
     `cross_iou` is dropped. A small box inside a large one of another class is not."""
-    order = np.argsort(-scores)
-    boxes, scores, classes = boxes[order], scores[order], classes[order]
+    ranked = found[np.argsort(-found.scores)]
+    boxes, scores, classes = ranked.boxes, ranked.scores, ranked.classes
     alive = np.ones(len(boxes), bool)
     out_b, out_s, out_c = [], [], []
     for k in range(len(boxes)):
@@ -69,7 +71,7 @@ def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float
         out_s.append(scores[k])
         out_c.append(classes[k])
     if not out_b:
-        return np.zeros((0, 4)), np.zeros(0), np.zeros(0, int)
+        return Detections.empty()
     merged, best, names = np.array(out_b), np.array(out_s), np.array(out_c, int)
     keep: list[int] = []  # clusters come out best score first
     for k in range(len(merged)):
@@ -78,4 +80,4 @@ def merge(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float
             if np.any((u >= cross_iou) & (names[keep] != names[k])):
                 continue
         keep.append(k)
-    return merged[keep], best[keep], names[keep]
+    return Detections(merged, best, names)[np.array(keep, int)]

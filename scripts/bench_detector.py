@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from detector import CameraModel, CameraPose  # noqa: E402
 from detector.backends import available_backends, open_backend  # noqa: E402
 from detector.capture import Capture  # noqa: E402
-from detector.detect import DEFAULT_MODEL, Detector, read_photo  # noqa: E402
+from detector.detect import DEFAULT_MODEL, Detector  # noqa: E402
 from detector.georef import Georeferencer  # noqa: E402
 from detector.synth import World, render_capture, visible_violations  # noqa: E402
 from detector.tiling import tile_grid  # noqa: E402
@@ -137,7 +137,7 @@ def bench_raw(frames, args, backend: str, tile: int) -> dict:
     tiles = []
     for cap, _ in frames:
         g = Georeferencer(cap.pose, cap.camera)
-        img, _ = read_photo(cap, det.scale_for(cap, g))
+        img = det.scaled(cap, g).pixels
         for x, y in tile_grid(img.shape[1], img.shape[0], tile, 96 if tile > 320 else 48):
             part = np.full((tile, tile, 3), 114, np.uint8)
             crop = img[y : y + tile, x : x + tile]

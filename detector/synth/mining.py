@@ -1,7 +1,7 @@
 """Training tiles cut from whole rendered photos, mined with the current model.
 
 Tiles rendered one by one (dataset.py) teach the classes, but the detector meets whole photos:
-rendered at the survey camera, decoded and rescaled by `read_photo`, cut on `tile_grid`, and
+rendered at the survey camera, decoded and rescaled by `Detector.scaled`, cut on `tile_grid`, and
 full of look-alikes the tile mix under-samples. Here every tile is cut exactly as the detector
 cuts it, labelled from the planted truth, and kept when it holds a violation, when the current
 model fires in it (a hard negative, or a true positive worth reinforcing), or by a small chance
@@ -20,7 +20,7 @@ import numpy as np
 
 from detector.camera import CameraModel
 from detector.capture import CameraPose
-from detector.detect import Detector, read_photo
+from detector.detect import Detector
 from detector.georef import Georeferencer
 from detector.synth.render import render_capture, visible_violations
 from detector.synth.world import CLASSES, World
@@ -92,7 +92,8 @@ def mine_split(
                 path = img_dir / f"_photo_{spec.seed}_{k}.jpg"
                 cap = render_capture(world, pose, camera, path, seq=k, scale=render_scale, seed=int(rng.integers(1 << 30)))
                 fired = detector.detect(cap)
-                image, scale = read_photo(cap, detector.scale_for(cap, Georeferencer(cap.pose, cap.camera)))
+                photo = detector.scaled(cap, Georeferencer(cap.pose, cap.camera))
+                image, scale = photo.pixels, photo.scale
                 path.unlink()
                 truth = [(CLASSES.index(v.planted.code), tuple(c * scale for c in v.box))
                          for v in visible_violations(world, pose, cap.camera, min_fraction=0.4)]

@@ -8,7 +8,7 @@ from shapely.geometry.base import BaseGeometry
 
 from flight.assets import PatrolZone
 from patrol.evaluation import Planted, Scores
-from patrol.pipeline.second_look import LookStats
+from detector.second_look import LookStats
 
 
 @dataclass(frozen=True)

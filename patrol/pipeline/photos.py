@@ -27,7 +27,7 @@ from detector.capture import Capture
 from detector.detect import Detector
 from detector.sighting import Sighting
 from patrol.pipeline.engines import DetectionPool, Finished, InProcessPool
-from patrol.pipeline.second_look import LookStats, SecondLook
+from detector.second_look import LookStats, SecondLook
 
 log = logging.getLogger(__name__)
 POST_RETRIES = 5

@@ -12,7 +12,8 @@ from detector.card import CardError, load_card
 from detector.detect import DEFAULT_MODEL
 from detector.djixmp import pose_from_dji
 from detector.synth import CLASSES
-from detector.tiling import merge, tile_grid, tile_origins
+from detector.detections import Detections
+from detector.tiling import merge_overlaps, tile_grid, tile_origins
 
 ROOT = Path(__file__).resolve().parents[2]
 TAXONOMY = [t["code"] for t in yaml.safe_load((ROOT / "configs" / "taxonomy.yaml").read_text(encoding="utf-8"))["types"]]
@@ -59,8 +60,9 @@ def test_parts_of_one_object_cut_by_a_tile_border_merge_into_one_box() -> None:
     boxes = np.array([[500.0, 100, 640, 180], [544, 100, 700, 180], [900, 100, 950, 150], [550, 110, 600, 170]])
     scores = np.array([0.8, 0.9, 0.7, 0.6])
     classes = np.array([2, 2, 2, 5])
-    b, s, c = merge(boxes, scores, classes)
-    assert len(b) == 3
+    merged = merge_overlaps(Detections(boxes, scores, classes))
+    b, s, c = merged.boxes, merged.scores, merged.classes
+    assert len(merged) == 3
     k = int(np.nonzero((c == 2) & (s == 0.9))[0][0])
     assert b[k].tolist() == [500, 100, 700, 180]
     assert sorted(c.tolist()) == [2, 2, 5]  # a small object of another class inside it stays separate
@@ -68,8 +70,8 @@ def test_parts_of_one_object_cut_by_a_tile_border_merge_into_one_box() -> None:
 
 def test_one_object_named_twice_keeps_its_likelier_name() -> None:
     boxes = np.array([[100.0, 100, 160, 150], [102, 98, 162, 152], [300, 300, 340, 340]])
-    b, s, c = merge(boxes, np.array([0.7, 0.9, 0.5]), np.array([1, 3, 1]))
-    assert sorted(zip(c.tolist(), s.tolist())) == [(1, 0.5), (3, 0.9)]
+    merged = merge_overlaps(Detections(boxes, np.array([0.7, 0.9, 0.5]), np.array([1, 3, 1])))
+    assert sorted(zip(merged.classes.tolist(), merged.scores.tolist())) == [(1, 0.5), (3, 0.9)]
 
 
 def test_pose_from_dji_xmp(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from detector.camera import CameraModel
 from detector.capture import CameraPose, Capture
 from detector.geo import MetricFrame
+from detector.second_look import SecondLook
 from detector.sighting import Sighting
-from patrol.pipeline.second_look import SecondLook
 
 CAM = CameraModel(17.3, 13.0, 12.29, 5280, 3956)  # ~140 × 106 m on the ground from 100 m
 FRAME = MetricFrame.around(118.87, 28.95)
