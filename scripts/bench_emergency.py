@@ -7,7 +7,8 @@ photo (the sweep photo taken within 10 m of it). In the same run, with the same 
 battery model the sweep plans by and the fleet as it stood at the alert:
   baseline  each point (in the file's order, FIFO) to its nearest dock's drone, one point per
             sortie, the next after landing and recharging;
-  bound     max(farthest point's fly-out from its nearest dock, Σ(hold + shortest leg in) / drones).
+  bound     max(farthest point's fly-out from its nearest dock, the work spread over drones from
+            when each can first reach a point) — see flight.ops.sweep.sweep_bound_s.
 The target is sweep ≤ 1.25 × bound.
 
     .venv/bin/python scripts/bench_emergency.py --speed 5 --json out/bench_emergency.json

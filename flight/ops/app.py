@@ -7,11 +7,13 @@ beside it) and only reads or queues: dispatching happens in the scheduling pass,
 from __future__ import annotations
 
 import enum
+import math
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -72,6 +74,19 @@ class Problem(BaseModel):
     detail: Any
 
 
+def _printable(value):
+    """JSON-safe copy of a validation error: non-finite floats and foreign objects as text."""
+    if isinstance(value, dict):
+        return {str(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
 def make_app(service: OpsService, services: list[Open311Service] | None = None) -> FastAPI:
     """`services`: the Open311 service list (taxonomy codes with their names)."""
     app = FastAPI(title="patrol ops — 无人机调度 fleet service", version="1",
@@ -79,6 +94,11 @@ def make_app(service: OpsService, services: list[Open311Service] | None = None) 
                               "(Open311 GeoReport v2, alarm webhook, CAP 1.2). Times are UTC; the city runs on "
                               "Asia/Shanghai.")
     catalogue = services or []
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own 422, but able to echo a NaN or an infinity back (its default handler crashes)."""
+        return JSONResponse({"detail": _printable(exc.errors())}, status_code=422)
 
     @app.exception_handler(TaskRejected)
     async def rejected(_request: Request, exc: TaskRejected) -> JSONResponse:

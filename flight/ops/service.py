@@ -295,7 +295,7 @@ class OpsService:
 
     async def _dispatch(self, task: Task) -> None:
         if task.kind == Kind.SWEEP:
-            return self._dispatch_sweep(task)
+            return await self._dispatch_sweep(task)
         zone = self.world.task_zone(task.id, task.geometry)
         c = self.world.frame.to_metric(zone.area).centroid
         nearest = min((d for d in self.world.docks if d.drones),
@@ -326,7 +326,7 @@ class OpsService:
         task.to(Status.DISPATCHED, self._now(), choice.why["summary"], choice.why)
         self._save(task)
 
-    def _dispatch_sweep(self, task: Task) -> None:
+    async def _dispatch_sweep(self, task: Task) -> None:
         area_m = self.world.frame.to_metric(task.geometry)
         points = [p for p in self.flood_points if area_m.contains(Point(self.world.xy(p.lon, p.lat)))]
         if not points:
@@ -338,7 +338,10 @@ class OpsService:
         if not flyers:
             self._note(task, "no drone available for the sweep yet")
             return
-        plan = plan_sweep(task.id, points, flyers, self.world, self.controller.settings, altitude_m)
+        plan = await asyncio.to_thread(plan_sweep, task.id, points, flyers, self.world, self.controller.settings,
+                                       altitude_m)
+        if task.status.final:  # cancelled while planning
+            return
         self.sweeps[task.id] = plan
         self._track(task, [r.sortie for r in plan.routes])
         for route in plan.routes:

@@ -180,6 +180,50 @@ class SweepPlanner:
         if new:
             self.routes[route.drone_id].append(route)
 
+    def _last_photo(self, r: Route) -> float:
+        return r.timeline(self.flights[r.drone_id], self.approach_s(r))[0][-1]
+
+    def improve(self, rounds: int = 200) -> None:
+        """Relocate points off the route whose last photo is latest while that brings the latest
+        photo of the whole sweep forward (only into drones' last routes: nothing after them moves)."""
+        for _ in range(rounds):
+            ranked = sorted(((self._last_photo(r), id(r), r) for done in self.routes.values() for r in done),
+                            reverse=True)
+            current, _, worst = ranked[0]
+            if worst is not self.routes[worst.drone_id][-1] or len(worst.points) < 2:
+                return
+
+            def others(target: Route) -> float:
+                return next((t for t, _, r in ranked if r is not worst and r is not target), 0.0)
+
+            best = None  # (new latest photo, index in worst, target route, position, target is new)
+            for i in range(len(worst.points)):
+                p, xy = worst.points.pop(i), worst.xys.pop(i)
+                left = self._last_photo(worst)
+                for drone_id, done in self.routes.items():
+                    target, new = (done[-1], False) if done else (self.fresh(drone_id), True)
+                    if target is worst:
+                        continue
+                    floor = max(left, others(target))
+                    for j in range(len(target.xys) + 1):
+                        target.xys.insert(j, xy)
+                        target.points.insert(j, p)
+                        if self._fits(target) is not None:
+                            latest = max(floor, self._last_photo(target))
+                            if latest < current - 1e-6 and (best is None or latest < best[0]):
+                                best = (latest, i, target, j, new)
+                        del target.xys[j]
+                        del target.points[j]
+                worst.points.insert(i, p)
+                worst.xys.insert(i, xy)
+            if best is None:
+                return
+            _, i, target, j, new = best
+            target.points.insert(j, worst.points.pop(i))
+            target.xys.insert(j, worst.xys.pop(i))
+            if new:
+                self.routes[target.drone_id].append(target)
+
     def finish(self, points: list[FloodPoint]) -> SweepPlan:
         """Missions for every route, photo times, and the lower bound for these points and drones."""
         routes, photo_s = [], {}
@@ -206,19 +250,35 @@ def plan_sweep(task_id: str, points: list[FloodPoint], flyers: list[Flyer], worl
     nearest = {p.id: min(math.dist(xy[p.id], d) for d in docks) for p in points}
     for p in sorted(points, key=lambda p: (p.risk, nearest[p.id])):
         planner.place(p, xy[p.id])
+    planner.improve()
     return planner.finish(points)
 
 
 def sweep_bound_s(points: list[FloodPoint], flyers: list[Flyer], world: World, altitude_m: float) -> float:
-    """max(farthest point's fly-out from its nearest dock, Σ per point (hold + shortest leg in) / drones)."""
+    """A lower bound on the last photo: the larger of
+    - the farthest point's fly-out from its nearest dock (no drone can photograph it sooner), and
+    - the work, spread over drones that each start only when they can first reach any point: the
+      least T with Σ_drones max(0, T − first arrival) ≥ Σ_points (hold + shortest leg from another
+      point), less the longest such legs, one per drone (its first point is reached by its fly-out).
+    """
     if not points or not flyers:
         return 0.0
-    flights = {f.dock_id: world.flight(f.dock_id, altitude_m) for f in flyers}
     xy = [world.xy(p.lon, p.lat) for p in points]
+    flights = {f.drone_id: world.flight(f.dock_id, altitude_m) for f in flyers}
     out = [min(fl.out_s(q) for fl in flights.values()) for q in xy]
-    work = 0.0
-    for i, q in enumerate(xy):
-        transit = next(iter(flights.values())).transit
-        legs = [math.dist(q, o) / transit for j, o in enumerate(xy) if j != i]
-        work += PHOTO_HOLD_S + min([out[i]] + legs)
-    return max(max(out) + PHOTO_HOLD_S, work / len(flyers))
+    transit = next(iter(flights.values())).transit
+    legs = sorted((min((math.dist(q, o) for j, o in enumerate(xy) if j != i), default=0.0) / transit
+                   for i, q in enumerate(xy)), reverse=True)
+    work = PHOTO_HOLD_S * len(points) + sum(legs[len(flyers):])
+    arrive = sorted(min((math.dist(f.xy, q) / f.spec.transit_speed_m_s + f.strip_left_m / f.spec.cruise_speed_m_s
+                         if f.airborne and f.xy else flights[f.drone_id].out_s(q)) for q in xy) for f in flyers)
+    t, spread = arrive[0], 0.0
+    for k in range(1, len(arrive) + 1):  # with the first k drones at work from their arrivals
+        nxt = arrive[k] if k < len(arrive) else math.inf
+        need = (work - spread) / k
+        if t + need <= nxt:
+            t += need
+            break
+        spread += k * (nxt - t)
+        t = nxt
+    return max(max(out) + PHOTO_HOLD_S, t)
