@@ -129,7 +129,10 @@ async def fly(args, city, points, area, world: World, settings: FleetSettings) -
             service.stop()
             for drone_id in list(fleet.active):
                 fleet.return_home(drone_id, "bench over")
-            await asyncio.wait_for(serving, args.timeout_s)
+            try:
+                await asyncio.wait_for(serving, 120.0)
+            except asyncio.TimeoutError:
+                Console().print("[yellow]some drones were still in the air when the bench stopped waiting[/]")
             store.close()
 
 

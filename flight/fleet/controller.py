@@ -239,14 +239,18 @@ class FleetController:
                 await self._wait_ready(dl)
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, str(exc), self.clock.utc())
-            self._fail_drone(dl.drone.id)
             self._release(run.sortie, dl.drone.id)
+            if airborne:
+                return await self._home_after_abort(dl)
+            self._fail_drone(dl.drone.id)
             return
         run.to(SortieState.UPLOADING)
         try:
             items = await upload_verified(dl, run.sortie, s)
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, f"upload: {exc}", self.clock.utc())
+            if airborne:
+                await self._home_after_abort(dl)
             return
         run.to(SortieState.READY)
         dl.state.last_reached = -1
@@ -256,6 +260,8 @@ class FleetController:
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, f"launch: {exc}", self.clock.utc())
             self._release(run.sortie, dl.drone.id)
+            if airborne:
+                await self._home_after_abort(dl)
             return
         run.to(SortieState.LAUNCHED)
         run.offset = len(items) - len(run.sortie.items)
@@ -331,6 +337,16 @@ class FleetController:
         run.to(SortieState.HANDED_OVER, why, self.clock.utc())
         self._hand_back(dl, run, why)
         self.pending.insert(0, sortie)
+
+    async def _home_after_abort(self, dl: DroneLink) -> None:
+        """Re-tasking in the air failed: fly home and take nothing new until landed (bounded)."""
+        try:
+            await self._rtl(dl)
+        except MavlinkError:
+            log.warning("%s: RTL after a failed re-task was not acknowledged", dl.drone.id)
+        deadline = self.clock.now() + self.settings.charge_timeout_s
+        while dl.state.armed and self.clock.now() < deadline and dl.drone.id not in self.failed:
+            await self.clock.sleep(1.0)
 
     async def _rtl(self, dl: DroneLink) -> None:
         try:
