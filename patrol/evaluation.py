@@ -7,6 +7,7 @@ distance, so two alerts for one planted pile make one true and one false).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,3 +102,17 @@ def score(planted: list[Planted], reported: list[Reported], frame: MetricFrame, 
         matches=matches,
         missed=[p for j, p in enumerate(planted) if j not in used_p],
     )
+
+
+def duplicate_alerts(scores: Scores, frame: MetricFrame, radius_m: float = 30.0) -> int:
+    """False alerts within `radius_m` of a same-type violation another alert found: the same thing
+    reported twice because de-duplication did not join the two (e.g. poses off by metres)."""
+    found = [m.planted for m in scores.matches if m.planted]
+    n = 0
+    for m in scores.matches:
+        if m.planted is not None:
+            continue
+        rx, ry = frame.forward(m.reported.lon, m.reported.lat)
+        n += any(p.type == m.reported.type and math.hypot(px - rx, py - ry) <= radius_m
+                 for p in found for px, py in [frame.forward(p.lon, p.lat)])
+    return n

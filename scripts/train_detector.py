@@ -1,4 +1,4 @@
-"""Train the shipped detector: YOLO11n from its YAML on the synthetic city, on CPU, offline.
+"""Train the shipped detector on the synthetic city (and real train tiles), on CPU, offline.
 
 Run with the training venv (torch + Ultralytics are not runtime dependencies):
 
@@ -6,6 +6,9 @@ Run with the training venv (torch + Ultralytics are not runtime dependencies):
     .venv-train/bin/pip install torch==2.14.1 torchvision==0.29.1 ultralytics==8.4.190 onnx onnxslim
     .venv-train/bin/pip install --no-deps -e .
     .venv-train/bin/python scripts/train_detector.py --minutes 30
+    # from COCO-pretrained features (see scripts/convert_yolov5_weights.py) with real train tiles:
+    .venv-train/bin/python scripts/train_detector.py --init out/init/yolov5nu-coco.pt --real out/real_train \
+        --name patrol-yolov5nu-real --seed 9 --minutes 48 --freeze 10
 
 Writes models/<name>.onnx, models/<name>.pt (same weights, for the SAHI bench) and models/<name>.yaml (the model card: classes → taxonomy codes,
 input size, training GSD, per-class confidence thresholds and mAP50 on the held-out split,
@@ -53,6 +56,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--init", type=Path, default=None, help="fine-tune from these .pt weights instead of training from scratch")
     p.add_argument("--real", type=Path, action="append", default=[],
                    help="imported real train set (patrol dataset import --split train) to cut into training tiles; repeat")
+    p.add_argument("--freeze", type=int, default=None,
+                   help="keep the first N layers as --init has them (e.g. 10: a pretrained backbone); CPU time goes to the rest")
     p.add_argument("--architecture", default=None, help="architecture line for the card (default: from --init)")
     return p.parse_args()
 
@@ -76,6 +81,8 @@ def _init_summary(init: Path | None) -> dict | None:
         return None
     card = init.with_suffix(".yaml")
     raw = yaml.safe_load(card.read_text()) if card.exists() else {}
+    if "source" in raw:  # pretrained weights converted by scripts/convert_yolov5_weights.py
+        return {"weights": init.name, **raw}
     return {"weights": init.name, "data_hash": raw.get("data_hash"), "training": raw.get("training"),
             "map50": raw.get("metrics", {}).get("map50")}
 
@@ -129,7 +136,7 @@ def main() -> None:
         device="cpu", workers=0, amp=False, pretrained=bool(args.init), plots=False, val=False, seed=args.seed,
         project=str(project), name=args.name, exist_ok=True, verbose=False,
         fliplr=0.5, flipud=0.5, degrees=0.0, scale=0.2, translate=0.1, mosaic=1.0, close_mosaic=2,
-        hsv_h=0.01, hsv_s=0.4, hsv_v=0.3, patience=100, warmup_epochs=0.5,
+        hsv_h=0.01, hsv_s=0.4, hsv_v=0.3, patience=100, warmup_epochs=0.5, freeze=args.freeze,
     )
     torch.set_num_threads(args.threads)
     best = project / args.name / "weights" / "best.pt"
@@ -162,7 +169,7 @@ def main() -> None:
         data_hash=dataset_hash(data_yaml),
         data={**yaml.safe_load(data_yaml.read_text())["synth"], **({"real": real} if real else {})},
         training={"minutes_budget": args.minutes, "wall_s": round(time.time() - t0), "batch": args.batch,
-                  "threads": args.threads, "seed": args.seed, "init_from": _init_summary(args.init), "ultralytics": str(__import__("ultralytics").__version__),
+                  "threads": args.threads, "seed": args.seed, "freeze": args.freeze, "init_from": _init_summary(args.init), "ultralytics": str(__import__("ultralytics").__version__),
                   "torch": str(torch.__version__)},
     )
     write_card(card, args.models_dir / f"{args.name}.yaml")

@@ -22,13 +22,19 @@ def demo(
     report: Path = typer.Option(Path("report"), "--report", "-o", help="report folder"),
     work: Path = typer.Option(Path("out/demo"), help="working folder (photos, dispatch store)"),
     live: bool = typer.Option(True, help="live fleet table"),
+    pose_errors: str = typer.Option(None, "--pose-errors",
+                                    help="report photo poses with real drones' errors: gnss (no RTK) or rtk"),
 ) -> None:
     """Patrol part of Quzhou with simulated drones: plan, fly, detect, route, deliver, and score it."""
     from patrol.demo.pipeline import DemoOptions, run_demo
+    from patrol.demo.pose_errors import PROFILES
     from patrol.demo.report import write_report
 
+    if pose_errors is not None and pose_errors not in PROFILES:
+        raise typer.BadParameter(f"{pose_errors!r} is not one of {sorted(PROFILES)}", param_hint="--pose-errors")
+
     opts = DemoOptions(config=config, area_km2=area, drones=drones, speed=speed, seed=seed,
-                       battery_sag=not no_fault, work_dir=work, live=live)
+                       battery_sag=not no_fault, work_dir=work, live=live, pose_errors=pose_errors)
     if model is not None:
         opts.model = model
     result = run_demo(opts, console)
@@ -40,7 +46,7 @@ def demo(
     for key in ("recall", "precision", "geo_error_median_m", "coverage", "routing_correct"):
         value = figures[key]
         table.add_row(key, "—" if value is None else f"{value:.3f}", "✓" if figures["targets_met"][key] else "✗")
-    for key in ("photos", "sightings", "alerts_delivered", "replanned_sorties", "photo_to_webhook_p50_s",
+    for key in ("photos", "sightings", "alerts_delivered", "duplicate_alerts", "replanned_sorties", "photo_to_webhook_p50_s",
                 "photo_to_webhook_p95_s", "total_time_s"):
         value = figures[key]
         table.add_row(key, "—" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value), "")

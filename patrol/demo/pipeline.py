@@ -37,9 +37,10 @@ from flight.sim.faults import Faults
 from flight.sim.swarm import SimSetup
 from patrol.config import City, load_city
 from patrol.demo.area import demo_zones, nearest_docks
+from patrol.demo.pose_errors import PROFILES, ReportedPoses
 from patrol.demo.result import AlertRecord, DemoResult, FleetEvent
 from patrol.demo.truth import expected_department, planted_in
-from patrol.evaluation import Reported, score
+from patrol.evaluation import Reported, duplicate_alerts, score
 from patrol.fleet_view import fleet_table, refresh_live
 from patrol.pipeline.photos import PhotoStage, PhotoStats
 from patrol.pipeline.sources import SyntheticCamera
@@ -58,6 +59,7 @@ class DemoOptions:
     render_scale: float = 0.5
     battery_sag: bool = True
     model: Path = DEFAULT_MODEL
+    pose_errors: str | None = None  # a profile of patrol.demo.pose_errors: reported poses off as real drones' are
     work_dir: Path = Path("out/demo")
     live: bool = True
     stage_s: dict[str, float] = field(default_factory=dict)
@@ -97,7 +99,9 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
                   min_spacing_m={c: windows.of(c).distance for c in codes})
     planted = planted_in(world, zones)
     # The demo photographs the synthetic city the model is validated on, so nothing is held as unverified.
-    detector = Detector(opts.model, taxonomy_codes=city.taxonomy.codes, settings=DetectorSettings(mark_unverified=False))
+    profile = PROFILES[opts.pose_errors] if opts.pose_errors else None
+    det_settings = DetectorSettings(mark_unverified=False, **({"pose_errors": profile.detector_sigmas()} if profile else {}))
+    detector = Detector(opts.model, taxonomy_codes=city.taxonomy.codes, settings=det_settings)
     clock = ScaledClock(opts.speed)
     creds = Credentials.generate([d.id for d in city.departments])
     receiver = WebhookReceiver({d: c.webhook_secret for d, c in creds.departments.items()})
@@ -114,6 +118,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     server.start()
     zone_mask = unary_union([z.area for z in zones])
     camera = SyntheticCamera(world, opts.work_dir / "photos", opts.render_scale)
+    if profile:
+        camera = ReportedPoses(camera, profile, seed=opts.seed)
     photos = PhotoStage(camera, detector, server.url, creds.ingest_token, zone_mask, clock=clock.utc)
     photos.start()
     t = _timed(opts, "start services", t)
@@ -216,4 +222,5 @@ def _result(city, zones, docks, plan, fleet: FleetResult, stats: PhotoStats, pla
         sim_time_s=clock.now(), stage_s=dict(opts.stage_s), total_s=total_s,
         department_names={d.id: f"{d.name} ({d.name_en})" for d in city.departments},
         type_names={t.code: t.label for t in city.taxonomy.types},
+        pose_errors=opts.pose_errors, duplicate_alerts=duplicate_alerts(scores, frame),
     )

@@ -36,6 +36,8 @@ def summary(result: DemoResult) -> dict:
         "precision": s.precision,
         "geo_error_median_m": s.geo_error_median_m,
         "geo_error_p95_m": s.geo_error_p95_m,
+        "pose_errors": result.pose_errors or "exact",
+        "duplicate_alerts": result.duplicate_alerts,
         "coverage": result.coverage,
         "coverage_by_zone": result.coverage_by_zone,
         "routing_correct": result.routing_correct,
@@ -141,6 +143,8 @@ def _page(result: DemoResult, f: dict) -> str:
         ("派发正确 Routed to the owning department", _fmt(f["routing_correct"], ".0%"), met["routing_correct"], "100%"),
         ("拍照→推送 Photo → webhook p50 / p95",
          f"{_fmt(f['photo_to_webhook_p50_s'], '.2f')} / {_fmt(f['photo_to_webhook_p95_s'], '.2f')} s", None, ""),
+        ("位姿误差 Reported-pose errors", f["pose_errors"], None,
+         f"重复告警 duplicate alerts: {f['duplicate_alerts']}"),
     ]
     card_html = "".join(
         f'<div class="card {"ok" if ok else "bad" if ok is False else ""}"><div class="k">{html.escape(k)}</div>'

@@ -57,6 +57,8 @@ class DemoResult:
     total_s: float
     department_names: dict[str, str] = field(default_factory=dict)
     type_names: dict[str, str] = field(default_factory=dict)
+    pose_errors: str | None = None     # profile of reported-pose errors (None: exact poses)
+    duplicate_alerts: int = 0          # false alerts next to a found violation of the same type
 
     @property
     def routing_correct(self) -> float:

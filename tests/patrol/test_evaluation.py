@@ -32,3 +32,19 @@ def test_far_report_is_false():
 def test_empty_inputs():
     s = score([], [], FRAME)
     assert (s.recall, s.precision) == (1.0, 1.0)
+
+
+def test_duplicate_alerts_counts_a_second_report_of_a_found_violation():
+    from patrol.evaluation import duplicate_alerts
+
+    planted = [Planted("p1", "exposed_garbage", 118.87, 28.95)]
+    reported = [
+        Reported("a", "exposed_garbage", 118.87, 28.95 + 2 / M_PER_DEG_LAT),     # found p1
+        Reported("b", "exposed_garbage", 118.87, 28.95 + 20 / M_PER_DEG_LAT),    # p1 again, 20 m off: duplicate
+        Reported("c", "exposed_garbage", 118.87, 28.95 + 80 / M_PER_DEG_LAT),    # nothing near: plain false alarm
+        Reported("d", "illegal_parking", 118.87, 28.95 + 3 / M_PER_DEG_LAT),     # other type: not a duplicate
+    ]
+    s = score(planted, reported, FRAME)
+    assert s.true_positive == 1
+    assert duplicate_alerts(s, FRAME) == 1
+    assert duplicate_alerts(s, FRAME, radius_m=100.0) == 2
