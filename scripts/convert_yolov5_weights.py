@@ -75,15 +75,13 @@ def main() -> None:
         raise SystemExit(f"weights: sha256 {digest} is not the recorded {args.sha256} ({args.weights})")
 
     from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
 
     from detector.synth.world import CLASSES
 
     src, facts = source_state(args.weights)
     yolo = YOLO("yolov5n.yaml")  # Ultralytics' yolov5.yaml at scale n: built from its YAML, nothing fetched
-    yolo.model.yaml["nc"] = len(CLASSES)
-    from ultralytics.nn.tasks import DetectionModel
-
-    yolo.model = DetectionModel(yolo.model.yaml, nc=len(CLASSES), verbose=False)
+    yolo.model = DetectionModel(yolo.model.yaml, nc=len(CLASSES), verbose=False)  # our 9 classes
     yolo.model.names = dict(enumerate(CLASSES))
     dst = yolo.model.state_dict()
     moved, names, left = transfer(src, dst)
