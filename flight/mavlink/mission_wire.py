@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import struct
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
+from flight.mavlink.errors import enum_text
 from flight.mission import MissionItem
 
 MISSION_TYPE = mavlink.MAV_MISSION_TYPE_MISSION
@@ -54,31 +56,79 @@ def decode_item(msg) -> MissionItem:
                        autocontinue=msg.autocontinue)
 
 
-def _close(a: float, b: float, tol: float) -> bool:
-    if math.isnan(a) and math.isnan(b):
-        return True
-    return abs(a - b) <= tol
+def has_location(command: int) -> bool:
+    """Whether the MAVLink spec gives `command` a position (its `hasLocation`); unknown commands do.
+
+    For the others the frame and x/y/z carry nothing: ArduPilot hands them back in frame 0
+    (MAV_FRAME_GLOBAL) with zeros, whatever was sent.
+    """
+    entry = mavlink.enums["MAV_CMD"].get(command)
+    return True if entry is None else bool(getattr(entry, "has_location", True))
+
+
+def command_name(command: int) -> str:
+    entry = mavlink.enums["MAV_CMD"].get(command)
+    return entry.name.removeprefix("MAV_CMD_") if entry is not None else f"command {command}"
+
+
+def _meaningful_params(command: int) -> tuple[int, ...]:
+    """Params 1-4 the spec describes (not "Empty" / "Reserved"): the ones an autopilot keeps."""
+    entry = mavlink.enums["MAV_CMD"].get(command)
+    if entry is None:
+        return (1, 2, 3, 4)
+    return tuple(i for i in (1, 2, 3, 4)
+                 if not entry.param.get(i, "Empty").strip().lower().startswith(("empty", "reserved")))
+
+
+def _f32(value: float) -> float:
+    """`value` as the wire carries it (MISSION_ITEM_INT params are float32)."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+def _param_matches(sent: float, held: float) -> bool:
+    if math.isnan(sent):
+        return True  # NaN asks for the vehicle's default; it may store and report anything
+    if math.isnan(held):
+        return False
+    return abs(_f32(sent) - held) <= 1e-4 * max(1.0, abs(sent))
+
+
+def item_differences(seq: int, a: MissionItem, b: MissionItem) -> list[str]:
+    """What differs between item `a` sent and `b` held by the vehicle, in words; [] when they match.
+
+    Compared as autopilots store them: command; for commands with a position, the frame (a
+    frame and its *_INT twin are one), lat/lon to 1e-7° and altitude to 1 cm (ArduPilot keeps
+    centimetres: 40.123 m reads back 40.12 m); params 1-4 only where the spec gives them a
+    meaning, after float32 rounding, a NaN sent matching anything.
+    """
+    where = f"seq {seq} ({command_name(a.command)})"
+    if a.command != b.command:
+        return [f"seq {seq}: {command_name(a.command)} sent, vehicle holds {command_name(b.command)}"]
+    out = []
+    if has_location(a.command):
+        if frame_class(a.frame) != frame_class(b.frame):
+            out.append(f"{where}: {enum_text('MAV_FRAME', a.frame)} sent, vehicle holds "
+                       f"{enum_text('MAV_FRAME', b.frame)}")
+        if abs(a.lat - b.lat) > 1.5e-7 or abs(a.lon - b.lon) > 1.5e-7:
+            out.append(f"{where}: position {a.lat:.7f}, {a.lon:.7f} sent, vehicle holds {b.lat:.7f}, {b.lon:.7f}")
+        if abs(a.alt - b.alt) > 0.0101:
+            out.append(f"{where}: altitude {a.alt:.2f} m sent, vehicle holds {b.alt:.2f} m")
+    for i in _meaningful_params(a.command):
+        sent, held = getattr(a, f"param{i}"), getattr(b, f"param{i}")
+        if not _param_matches(sent, held):
+            out.append(f"{where}: param{i} {sent:g} sent, vehicle holds {held:g}")
+    return out
 
 
 def differences(sent: list[MissionItem], got: list[MissionItem], skip_first: bool) -> list[str]:
-    """Human-readable differences between the mission sent and the one read back.
+    """Every difference between the mission sent and the one read back, in words.
 
-    Compares what every autopilot stores: command, frame (INT twins equal), position to 1e-7°,
-    altitude to 1 cm (ArduPilot keeps centimetres) and param1 (hold time, trigger distance...).
-    Seq 0 is skipped on ArduPilot, which replaces it with home.
+    `skip_first`: seq 0 is not compared (ArduPilot keeps home there, whatever was sent).
     """
     if len(sent) != len(got):
-        return [f"vehicle holds {len(got)} items, {len(sent)} were sent"]
+        return [f"{len(sent)} items sent, vehicle holds {len(got)}"]
     out = []
     for seq, (a, b) in enumerate(zip(sent, got)):
-        if skip_first and seq == 0:
-            continue
-        if a.command != b.command:
-            out.append(f"seq {seq}: command {b.command} on vehicle, {a.command} sent")
-        elif frame_class(a.frame) != frame_class(b.frame):
-            out.append(f"seq {seq}: frame {b.frame} on vehicle, {a.frame} sent")
-        elif not (_close(a.lat, b.lat, 2e-7) and _close(a.lon, b.lon, 2e-7) and _close(a.alt, b.alt, 0.011)):
-            out.append(f"seq {seq}: position ({b.lat}, {b.lon}, {b.alt}) on vehicle, ({a.lat}, {a.lon}, {a.alt}) sent")
-        elif not _close(a.param1, b.param1, 1e-3 * max(1.0, abs(a.param1))):
-            out.append(f"seq {seq}: param1 {b.param1} on vehicle, {a.param1} sent")
+        if not (skip_first and seq == 0):
+            out += item_differences(seq, a, b)
     return out

@@ -8,7 +8,8 @@ Layout (ArduPilot and PX4 both accept it):
               once now) · NAV_WAYPOINT end (strips of more than one photo) · DO_SET_CAM_TRIGG_DIST 0 ·
               DO_CHANGE_SPEED transit speed
   then NAV_WAYPOINT over the dock at the clear height (the last leg descends to it) · NAV_RETURN_TO_LAUNCH
-The camera is off on connecting legs, so no photo is taken across a gap or a no-fly edge. A DO
+The trigger distance and the end waypoint allow for ArduPilot's late trigger and waypoint radius
+(flight.planner.trigger), so each strip takes exactly its planned photos. The camera is off on connecting legs, so no photo is taken across a gap or a no-fly edge. A DO
 command runs once the NAV item before it is reached, so strips fly at the survey speed and every
 other leg at the transit speed. The way home is a waypoint, not the RTL item's own return, because
 ArduPilot and PX4 fly RTL at their RTL speed parameter, not at the mission's speed.
@@ -27,9 +28,9 @@ from flight.planner.planned import PlannedSortie
 from flight.planner.schedule import Schedule, Slot
 from flight.planner.sorties import Flight
 from flight.planner.strips import Strip
+from flight.planner.trigger import END_OVERSHOOT_M, mission_spacing_m
 
 MAV = mavutil.mavlink
-END_OVERSHOOT_M = 0.5  # the end waypoint sits just past the last photo so its trigger fires
 
 
 def _waypoint(lat: float, lon: float, alt: float) -> MissionItem:
@@ -86,7 +87,7 @@ def mission_items(strips: tuple[Strip, ...], frame: MetricFrame, dock_lonlat: tu
         first = len(items)
         items.append(_waypoint(float(lat0[i]), float(lon0[i]), altitude_m))
         items.append(speed_item(flight.speed))
-        items.append(_trigger(s.spacing if s.photos > 1 else 1.0))
+        items.append(_trigger(mission_spacing_m(s.spacing, flight.speed) if s.photos > 1 else 1.0))
         if s.photos > 1:
             items.append(_waypoint(float(latw[i]), float(lonw[i]), altitude_m))
         items.append(_trigger(0.0))

@@ -24,6 +24,7 @@ from flight.planner.airspace import Airspace, airspace_near
 from flight.planner.errors import PlanningError
 from flight.planner.plan import DockInfo
 from flight.planner.strips import Strip
+from flight.planner.trigger import END_OVERSHOOT_M
 
 SPLIT_SHARE = 0.45  # a strip longer than this share of one battery's reach is cut into chunks
 CLEAR_HEIGHT_M = 30.0  # vertical take-off and landing below this height above the dock; above it the legs climb
@@ -123,8 +124,8 @@ def sortie_time(strips: list[Strip], flight: Flight) -> tuple[float, float]:
         if i:
             p = strips[i - 1]
             t += flight.leg_m((p.x1, p.y1), (s.x0, s.y0)) / vt + turn
-        sweep += s.length / v
-        t += s.length / v
+        sweep += (s.length + END_OVERSHOOT_M) / v
+        t += (s.length + END_OVERSHOOT_M) / v
     return t + flight.home_s((strips[-1].x1, strips[-1].y1)), sweep
 
 
@@ -166,7 +167,7 @@ class _Legs:
 
 def _ways(s: Strip, flight: Flight) -> tuple[Strip, Strip, float]:
     """A strip both ways round and its seconds, worked out once per packing."""
-    return s, s.reversed(), s.length / flight.speed
+    return s, s.reversed(), (s.length + END_OVERSHOOT_M) / flight.speed
 
 
 def _runs(ways: list[tuple[Strip, Strip, float]], i: int, flight: Flight,

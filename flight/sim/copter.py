@@ -5,7 +5,10 @@ UTM frame of home (metres); lat/lon appear only at the edges. Behaviour copies A
 MISSION_START in GUIDED switches to AUTO; a final RTL item flies inside AUTO; landing disarms;
 armed on the ground in GUIDED without a takeoff disarms after 10 s. DO_CHANGE_SPEED holds until the
 next mode change (MAVLink), and RTL, the mission item too, returns at the default speed (ArduCopter's
-RTL_SPEED = 0: WPNAV_SPEED), never at a speed the mission set.
+RTL_SPEED = 0: WPNAV_SPEED), never at a speed the mission set. Learnt from ArduCopter 4.8 SITL: a
+pass-through waypoint counts reached WP_RADIUS_M (2 m) before it; the distance trigger is checked
+at 50 Hz from the last photo, so photos fire late and the lateness adds up; items without a
+position are stored in frame 0 with zeros.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from detector.geo import MetricFrame
-from flight.mavlink.mission_wire import frame_class
+from flight.mavlink.mission_wire import frame_class, has_location
 from flight.mission import MissionItem
 from flight.sim.battery import Battery
 
@@ -43,6 +46,8 @@ class Performance:
     rtl_alt_m: float = 30.0
     auto_disarm_s: float = 10.0
     crash_descent_m_s: float = 15.0
+    wp_radius_m: float = 2.0  # WP_RADIUS_M: a waypoint counts reached this far before it
+    trigger_check_hz: float = 50.0  # AP_Camera checks the trigger distance this often
 
 
 @dataclass
@@ -63,6 +68,14 @@ class Events:
     reached: list[int] = field(default_factory=list)
     shots: list[Shot] = field(default_factory=list)
     texts: list[tuple[int, str]] = field(default_factory=list)
+
+
+def stored(item: MissionItem) -> MissionItem:
+    """`item` as ArduCopter keeps it: altitude in centimetres; a command without a position (the
+    spec's hasLocation) in frame 0 with zero x/y/z, whatever frame it was sent in."""
+    if not has_location(item.command):
+        return MissionItem(**{**item.to_dict(), "frame": mavlink.MAV_FRAME_GLOBAL, "lat": 0.0, "lon": 0.0, "alt": 0.0})
+    return MissionItem(**{**item.to_dict(), "alt": round(item.alt, 2)})
 
 
 class Copter:
@@ -86,7 +99,8 @@ class Copter:
         self.current = 0
         self.speed = self.perf.cruise_m_s
         self.trigger_m = 0.0
-        self._since_trigger = 0.0
+        self._last_shot_xy = (self.x, self.y)
+        self._next_check_s = 0.0  # vehicle seconds into this step of the next trigger check
         self.shots: list[Shot] = []
         self._nav_done = False
         self._rtl_phase: str | None = None
@@ -102,10 +116,23 @@ class Copter:
                            lat=self.home_lat, lon=self.home_lon, alt=round(self.home_amsl, 2))
 
     def store_mission(self, items: list[MissionItem]) -> None:
-        """Seq 0 becomes home whatever was sent; altitudes kept in centimetres like ArduPilot."""
-        body = [MissionItem(**{**it.to_dict(), "alt": round(it.alt, 2)}) for it in items[1:]]
-        self.mission = [self.home_item()] + body
+        """Seq 0 becomes home whatever was sent; every other item as ArduPilot stores it (`stored`)."""
+        self.mission = [self.home_item()] + [stored(it) for it in items[1:]]
         self.current = min(self.current, len(self.mission) - 1)
+
+    def truncate_mission(self, count: int) -> None:
+        """What ArduPilot does on MISSION_COUNT: the old mission is cut to the new count at once."""
+        self.mission = self.mission[:max(1, count)]
+        self.current = min(self.current, len(self.mission) - 1)
+
+    def write_item(self, seq: int, item: MissionItem) -> None:
+        """One uploaded item stored as it arrives (uploads are not atomic on ArduPilot)."""
+        if seq == 0:
+            return  # home stays home
+        if seq < len(self.mission):
+            self.mission[seq] = stored(item)
+        else:
+            self.mission.append(stored(item))
 
     # ---- commands --------------------------------------------------------------------------
     def arm(self) -> None:
@@ -226,7 +253,9 @@ class Copter:
         if item.command == mavlink.MAV_CMD_NAV_TAKEOFF:
             x, y = self.x, self.y
             self.landed_state = TAKEOFF
-        if self._move_to(x, y, alt, dt, ev):
+        # ArduCopter counts a pass-through waypoint reached WP_RADIUS_M before it
+        through = item.command == mavlink.MAV_CMD_NAV_WAYPOINT and item.param1 <= 0
+        if self._move_to(x, y, alt, dt, ev, short_m=self.perf.wp_radius_m if through else 0.0):
             if item.command == mavlink.MAV_CMD_NAV_LOITER_TIME:
                 self._hold_until = self._hold_until if self._hold_until is not None else self.t + item.param1
                 if self.t < self._hold_until:
@@ -241,7 +270,7 @@ class Copter:
     def _do(self, item: MissionItem, ev: Events) -> None:
         if item.command == mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST:
             self.trigger_m = max(0.0, item.param1)
-            self._since_trigger = 0.0
+            self._last_shot_xy = (self.x, self.y)
             if item.param3 >= 1 and self.trigger_m > 0:  # ArduPilot: "trigger once immediately"
                 self._shoot(self.x, self.y, ev)
         elif item.command == mavlink.MAV_CMD_DO_CHANGE_SPEED and item.param2 > 0:
@@ -266,15 +295,17 @@ class Copter:
             ev.texts.append((mavlink.MAV_SEVERITY_INFO, "Land complete, disarming"))
             self.disarm()
 
-    def _move_to(self, tx: float, ty: float, talt: float, dt: float, ev: Events) -> bool:
-        """Advance towards the target at cruise/climb rates; True once there."""
+    def _move_to(self, tx: float, ty: float, talt: float, dt: float, ev: Events, short_m: float = 0.0) -> bool:
+        """Advance towards the target at cruise/climb rates; True once there (or `short_m` short of it)."""
         dx, dy = tx - self.x, ty - self.y
         dist = math.hypot(dx, dy)
         step = self.speed * dt
         x0, y0 = self.x, self.y
-        if dist <= step:
-            self.x, self.y = tx, ty
-            moved = dist
+        remaining = max(0.0, dist - short_m)
+        if remaining <= step:
+            if dist > 1e-9:
+                self.x, self.y = self.x + dx / dist * remaining, self.y + dy / dist * remaining
+            moved = remaining
         else:
             self.x += dx / dist * step
             self.y += dy / dist * step
@@ -291,19 +322,26 @@ class Copter:
         if self.alt > 0.5 and self.landed_state in (LANDED, TAKEOFF) and self.mode != "AUTO":
             self.landed_state = IN_AIR
         if self.mode == "AUTO" and self.trigger_m > 0 and moved > 0:
-            self._trigger_along(x0, y0, moved, ev)
-        return dist <= step and abs(self.alt - talt) < 1e-6
+            self._trigger_checks(x0, y0, dt, ev)
+        return remaining <= step and abs(self.alt - talt) < 1e-6
 
-    def _trigger_along(self, x0: float, y0: float, moved: float, ev: Events) -> None:
-        ux, uy = (self.x - x0) / moved, (self.y - y0) / moved
-        travelled = 0.0
-        while self._since_trigger + (moved - travelled) >= self.trigger_m:
-            travelled += self.trigger_m - self._since_trigger
-            self._since_trigger = 0.0
-            self._shoot(x0 + ux * travelled, y0 + uy * travelled, ev)
-        self._since_trigger += moved - travelled
+    def _trigger_checks(self, x0: float, y0: float, dt: float, ev: Events) -> None:
+        """ArduPilot's distance trigger: checked `trigger_check_hz` times a second, a photo once the
+        straight distance from the last photo reaches `trigger_m`. So each photo fires up to one
+        check late, and the lateness adds up along a strip (measured on SITL: notes/issue-13.md)."""
+        period = 1.0 / self.perf.trigger_check_hz
+        t = self._next_check_s
+        lx, ly = self._last_shot_xy
+        while t <= dt:
+            px, py = x0 + (self.x - x0) * t / dt, y0 + (self.y - y0) * t / dt
+            if math.hypot(px - lx, py - ly) >= self.trigger_m:
+                self._shoot(px, py, ev)
+                lx, ly = px, py
+            t += period
+        self._next_check_s = t - dt
 
     def _shoot(self, px: float, py: float, ev: Events) -> None:
+        self._last_shot_xy = (px, py)
         lon, lat = self.frame.inverse(px, py)
         shot = Shot(len(self.shots), self.t, float(lat), float(lon), self.alt, self.home_amsl + self.alt, self.yaw_deg)
         self.shots.append(shot)

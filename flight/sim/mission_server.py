@@ -2,8 +2,10 @@
 
 Asks for items with the legacy MISSION_REQUEST; re-requests after 1 s of silence and gives up
 with OPERATION_CANCELLED after 8 re-requests; answers out-of-order items with INVALID_SEQUENCE
-and keeps going; rejects unknown commands (UNSUPPORTED) and local frames (UNSUPPORTED_FRAME),
-keeping the mission it had. Reads seq 0 back as home.
+and keeps going; rejects unknown commands (UNSUPPORTED) and local frames (UNSUPPORTED_FRAME).
+Like ArduCopter 4.8 SITL, an upload is not atomic: MISSION_COUNT cuts the old mission to the new
+count and each item is stored as it arrives, so a refused upload leaves a mix of new and old
+items. Reads seq 0 back as home, and items without a position in frame 0 with zeros.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Callable
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from flight.mavlink.mission_wire import MISSION_TYPE, decode_item, encode_item
-from flight.mission import MissionItem
 from flight.sim.copter import SUPPORTED_COMMANDS, SUPPORTED_FRAMES, Copter
 
 Send = Callable[[object], None]
@@ -28,7 +29,7 @@ class MissionServer:
         self.copter = copter
         self.mav = mav
         self.send = send
-        self._incoming: list[MissionItem | None] | None = None
+        self._incoming: int | None = None  # item count of the upload in progress
         self._expect = 0
         self._last_request_t = 0.0
         self._rerequests = 0
@@ -79,7 +80,8 @@ class MissionServer:
             self.copter.store_mission([self.copter.home_item()])
             self._ack(mavlink.MAV_MISSION_ACCEPTED)
             return
-        self._incoming = [None] * msg.count
+        self.copter.truncate_mission(msg.count)
+        self._incoming = msg.count
         self._expect = 0
         self._rerequests = 0
         self._done_count = None
@@ -97,12 +99,11 @@ class MissionServer:
             return self._abort(mavlink.MAV_MISSION_UNSUPPORTED)
         if msg.frame not in SUPPORTED_FRAMES:
             return self._abort(mavlink.MAV_MISSION_UNSUPPORTED_FRAME)
-        self._incoming[msg.seq] = decode_item(msg)
+        self.copter.write_item(msg.seq, decode_item(msg))
         self._expect += 1
         self._rerequests = 0
-        if self._expect == len(self._incoming):
-            self.copter.store_mission(self._incoming)
-            self._done_count = len(self._incoming)
+        if self._expect == self._incoming:
+            self._done_count = self._incoming
             self._incoming = None
             self.uploads_completed += 1
             self._ack(mavlink.MAV_MISSION_ACCEPTED)

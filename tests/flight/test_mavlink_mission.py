@@ -90,20 +90,24 @@ def test_upload_completes_with_20_percent_loss_both_ways():
     (MissionItem(command=mavlink.MAV_CMD_NAV_WAYPOINT, frame=mavlink.MAV_FRAME_LOCAL_NED, lat=5, lon=5, alt=40.0),
      mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
 ])
-def test_error_ack_aborts_with_named_result_and_old_mission_stays(bad, result):
+def test_error_ack_aborts_with_named_result_and_leaves_a_partial_mission_like_arducopter(bad, result):
+    """ArduCopter 4.8 SITL: MISSION_COUNT cuts the old mission to the new count, items are stored as
+    they arrive, and the refused one leaves the old item in its slot (tests/flight/test_sitl.py)."""
     async def go():
         async with one_vehicle() as (ch, sim, _):
             old = survey_items(12)
             await mp.upload(ch, old)
-            new = survey_items(20)
+            new = [MissionItem(**{**it.to_dict(), "alt": it.alt + 1.0}) for it in survey_items(20)]
             new[9] = bad
             with pytest.raises(MissionRejected) as err:
                 await mp.upload(ch, new)
-            return old, await mp.download(ch), err.value
-    old, got, err = asyncio.run(go())
+            return old, new, await mp.download(ch), err.value
+    old, new, got, err = asyncio.run(go())
     assert err.result == result
     assert mavlink.enums["MAV_MISSION_RESULT"][result].name in str(err)
-    assert differences(old, got, skip_first=True) == []
+    assert len(got) == len(old)
+    assert differences(new[:9], got[:9], skip_first=True) == []
+    assert differences(old[9:], got[9:], skip_first=False) == []
 
 
 def test_silent_gcs_gets_eight_rerequests_then_operation_cancelled():
@@ -227,3 +231,22 @@ def test_tcp_link_decodes_a_stream_and_reconnects_after_the_vehicle_drops_it():
     got, connections = asyncio.run(go())
     assert len(connections) >= 2
     assert len(got) >= 4 and all(m.get_type() == "HEARTBEAT" and m.get_srcSystem() == 7 for m in got)
+
+
+def test_read_back_compares_what_arducopter_stores_and_says_what_differs_in_words():
+    trig = MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=mavlink.MAV_FRAME_MISSION, param1=29.76,
+                       param3=1.0)
+    wp = MissionItem(command=mavlink.MAV_CMD_NAV_WAYPOINT, frame=REL, lat=LAT, lon=LON, alt=40.123,
+                     param4=float("nan"))
+    sent = [home_item(LAT, LON, HOME_AMSL), wp, trig]
+    # ArduPilot: home in seq 0, the trigger in frame 0 with zeros, cm altitude, float32 params, yaw NaN → 0
+    held = [home_item(0.0, 0.0, 0.0), MissionItem(**{**wp.to_dict(), "frame": mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                                                      "alt": 40.12, "param4": 0.0}),
+            MissionItem(command=trig.command, frame=mavlink.MAV_FRAME_GLOBAL, param1=29.760000228881836, param3=1.0)]
+    assert differences(sent, held, skip_first=True) == []
+    assert differences(sent, held, skip_first=False)  # seq 0 does differ
+    moved = [held[0], MissionItem(**{**held[1].to_dict(), "alt": 60.0}), MissionItem(**{**held[2].to_dict(), "param1": 0.0})]
+    assert differences(sent, moved, skip_first=True) == [
+        "seq 1 (NAV_WAYPOINT): altitude 40.12 m sent, vehicle holds 60.00 m",
+        "seq 2 (DO_SET_CAM_TRIGG_DIST): param1 29.76 sent, vehicle holds 0"]
+    assert differences(sent, held[:2], skip_first=True) == ["3 items sent, vehicle holds 2"]

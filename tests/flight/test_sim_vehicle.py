@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 
+import numpy as np
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
@@ -13,7 +14,7 @@ from flight.mavlink import mission_protocol as mp
 from flight.mavlink.flavours import ARDUPILOT
 from flight.mavlink.mission_wire import home_item
 from flight.mission import MissionItem
-from flight.sim.copter import Performance
+from flight.sim.copter import Copter, Performance
 from flight.sim.faults import Faults
 from tests.flight.test_mavlink_mission import HOME_AMSL, LAT, LON, REL, one_vehicle
 
@@ -145,7 +146,9 @@ def test_trigger_distance_with_trigger_once_fires_at_once_even_if_switched_off_n
 
     shots = asyncio.run(go())
     assert len(shots) == 1
-    assert abs(shots[0].lat - (LAT + 0.002)) < 1e-6 and abs(shots[0].lon - LON) < 1e-6
+    # fired where the waypoint counted reached: WP_RADIUS_M (2 m) short of it, on the way in
+    short_m = (LAT + 0.002 - shots[0].lat) * 111_000
+    assert 1.0 < short_m <= Performance().wp_radius_m + 0.3 and abs(shots[0].lon - LON) < 1e-6
 
 
 def test_do_change_speed_sets_the_leg_speed_until_rtl_which_returns_at_the_default_speed():
@@ -171,3 +174,67 @@ def test_do_change_speed_sets_the_leg_speed_until_rtl_which_returns_at_the_defau
     out, back = asyncio.run(go())
     assert max(out) == pytest.approx(20.0, abs=0.1)
     assert max(back[1:]) == pytest.approx(Performance().cruise_m_s, abs=0.1)  # [0]: the step that reached the waypoint
+
+
+def _fly_pure(copter: Copter, items: list[MissionItem], dt: float = 0.05, limit_s: float = 3600.0) -> Copter:
+    """Fly `items` on the bare flight model (no MAVLink) until it lands; bounded by `limit_s`."""
+    copter.store_mission(items)
+    copter.set_mode("GUIDED")
+    copter.arm()
+    assert copter.start_mission()
+    while copter.armed and copter.t < limit_s:
+        copter.step(dt)
+    assert not copter.armed, "still flying after the time limit"
+    return copter
+
+
+def test_waypoint_counts_reached_wp_radius_before_it_like_arducopter():
+    home, takeoff, wp, rtl = hop(0.002)
+    copter = Copter(LAT, LON, HOME_AMSL)
+    copter.store_mission([home, takeoff, wp, rtl])
+    copter.set_mode("GUIDED")
+    copter.arm()
+    copter.start_mission()
+    wx, wy, _ = copter.target_of(copter.mission[2])
+    short = None
+    for _ in range(20000):
+        ev = copter.step(0.01)
+        if 2 in ev.reached:
+            short = math.hypot(wx - copter.x, wy - copter.y)
+            break
+    assert short is not None and 1.5 < short <= Performance().wp_radius_m
+
+
+def test_distance_trigger_fires_late_and_the_lateness_adds_up_like_arducopter():
+    cam = MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=mavlink.MAV_FRAME_MISSION,
+                      param1=30.0, param3=1.0)
+    off = MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=mavlink.MAV_FRAME_MISSION)
+    home, takeoff, wp, rtl = hop(0.01)  # ~1.1 km north
+    copter = _fly_pure(Copter(LAT, LON, HOME_AMSL), [home, takeoff, cam, wp, off, rtl])
+    ys = [copter.frame.forward(s.lon, s.lat)[1] for s in copter.shots]
+    gaps = np.diff(ys)
+    late = Performance().cruise_m_s / Performance().trigger_check_hz
+    assert len(ys) > 20 and (gaps >= 30.0 - 1e-6).all() and (gaps <= 30.0 + late + 1e-6).all()
+    assert ys[-1] - ys[0] > 30.0 * (len(ys) - 1) + 0.25 * late * (len(ys) - 1)  # cumulative, not reset
+
+
+def test_planned_sortie_takes_exactly_its_photos_on_every_strip_despite_the_late_trigger():
+    from flight.assets import Dock, Drone, DroneSpec, PatrolZone
+    from flight.planner import plan_patrol
+    from flight.sim.survey import square_zone
+    from tests.flight.test_fleet_recovery import CAMERA
+
+    spec = DroneSpec(cruise_speed_m_s=12, climb_rate_m_s=5, descent_rate_m_s=4, usable_flight_time_min=30,
+                     reserve_min=5, transit_speed_m_s=15)
+    zone = PatrolZone("z", "区 zone", square_zone(LON + 0.004, LAT, 600.0), altitude_agl_m=60.0,
+                      front_overlap=0.5, side_overlap=0.3)
+    dock = Dock("d", LON, LAT, HOME_AMSL, 30.0, (Drone("a", spec, CAMERA),))
+    [sortie] = plan_patrol([zone], [], [dock]).sorties
+    copter = _fly_pure(Copter(LAT, LON, HOME_AMSL, perf=Performance(cruise_m_s=15.0)), sortie.items)
+    frame = copter.frame
+    counts = []
+    for lane in sortie.lanes:
+        (ax, ay), (bx, by) = frame.forward(*lane.start), frame.forward(*lane.end)
+        counts.append(sum(abs((bx - ax) * (ay - y) - (ax - x) * (by - ay)) / math.hypot(bx - ax, by - ay) < 3.0
+                          for x, y in (frame.forward(s.lon, s.lat) for s in copter.shots)))
+    assert counts == [lane.photos for lane in sortie.lanes] and len(copter.shots) == sortie.photo_count
