@@ -1,7 +1,7 @@
 """Vehicle side of the mission protocol, as ArduCopter 4.7 behaves.
 
 Asks for items with the legacy MISSION_REQUEST; re-requests after 1 s of silence and gives up
-with OPERATION_CANCELLED after 8 re-requests; answers out-of-order items with INVALID_SEQUENCE
+with OPERATION_CANCELLED after 7 re-requests (8 requests in 8 s, as ArduCopter 4.8 SITL does); answers out-of-order items with INVALID_SEQUENCE
 and keeps going; rejects unknown commands (UNSUPPORTED) and local frames (UNSUPPORTED_FRAME).
 Like ArduCopter 4.8 SITL, an upload is not atomic: MISSION_COUNT cuts the old mission to the new
 count and each item is stored as it arrives, so a refused upload leaves a mix of new and old
@@ -22,7 +22,7 @@ Send = Callable[[object], None]
 
 class MissionServer:
     request_timeout_s = 1.0
-    max_rerequests = 8
+    max_rerequests = 7
     capacity = 724  # items ArduCopter fits in 16 KiB of storage (sim default)
 
     def __init__(self, copter: Copter, mav, send: Send) -> None:

@@ -354,8 +354,12 @@ class SimVehicle:
                                           int((c.home_amsl + c.alt) * 1000), 90, 150, 0, 0, 14 if fix == 3 else 4)
         return mav.attitude_encode(ms, 0.0, 0.0, math.radians(c.yaw_deg), 0.0, 0.0, 0.0)
 
+    def _shot_usec(self, shot) -> int:
+        """When the shot fired, UTC µs on the vehicle's (GPS) clock: a record re-sent later keeps it."""
+        return int((self.clock.utc().timestamp() - (self.boot_s - shot.t_s)) * 1e6)
+
     def _camera_feedback(self, shot):
-        usec = int(self.clock.utc().timestamp() * 1e6)
+        usec = self._shot_usec(shot)
         return self.codec.mav.camera_feedback_encode(
             usec, 0, 0, shot.index, int(shot.lat * 1e7), int(shot.lon * 1e7), shot.alt_amsl_m, shot.alt_rel_m,
             0.0, 0.0, shot.yaw_deg, 0.0, mavlink.CAMERA_FEEDBACK_PHOTO, shot.index + 1)
@@ -363,7 +367,7 @@ class SimVehicle:
     def _image_captured(self, shot):
         half = math.radians(shot.yaw_deg) / 2
         return self.codec.mav.camera_image_captured_encode(
-            int(shot.t_s * 1000), int(self.clock.utc().timestamp() * 1e6), 1, int(shot.lat * 1e7),
+            int(shot.t_s * 1000), self._shot_usec(shot), 1, int(shot.lat * 1e7),
             int(shot.lon * 1e7), int(shot.alt_amsl_m * 1000), int(shot.alt_rel_m * 1000),
             [math.cos(half), 0.0, 0.0, math.sin(half)], shot.index, 1, b"")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import statistics
 
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
@@ -24,6 +25,7 @@ from flight.fleet.hub import LinkHub
 from flight.fleet.sortie import FleetSettings, launch, upload_verified
 from flight.mavlink import mission_protocol as mp
 from flight.mavlink.clock import ScaledClock
+from flight.mavlink.codec import Codec
 from flight.mavlink.errors import MavlinkError, MissionRejected
 from flight.mavlink.mission_wire import differences, has_location
 from flight.mavlink.params import read_param, set_param
@@ -110,11 +112,11 @@ def fly(plan, docks, recorder: Recorder | None = None, settings: FleetSettings =
     return asyncio.run(run_fleet(plan, docks, clock=ScaledClock(SPEED), settings=settings, on_start=recorder))
 
 
-def photos_per_lane(sortie, captures) -> list[int]:
-    """Each capture counted on the strip nearest to it (strips lie tens of metres apart)."""
+def photos_per_lane(sortie, captures) -> list[list]:
+    """Each capture put on the strip nearest to it (strips lie tens of metres apart)."""
     frame = MetricFrame.around(LON, LAT)
     lanes = [(frame.forward(*lane.start), frame.forward(*lane.end)) for lane in sortie.lanes]
-    counts = [0] * len(lanes)
+    groups: list[list] = [[] for _ in lanes]
 
     def dist(p, a, b) -> float:
         (ax, ay), (bx, by), (px, py) = a, b, p
@@ -127,8 +129,8 @@ def photos_per_lane(sortie, captures) -> list[int]:
         d = [dist(p, a, b) for a, b in lanes]
         nearest = min(range(len(d)), key=d.__getitem__)
         assert d[nearest] < 5.0, f"photo {cap.seq} {d[nearest]:.1f} m off every strip"
-        counts[nearest] += 1
-    return counts
+        groups[nearest].append(cap)
+    return groups
 
 
 @contextlib.asynccontextmanager
@@ -194,8 +196,15 @@ def test_sitl_two_vehicles_fly_planned_sorties_every_photo_every_waypoint_on_tim
         nav = [i for i, it in enumerate(s.items) if i > 0 and has_location(it.command)]
         assert set(nav) <= set(rec.current[out.drone_id]), "a NAV item was never the current item"
         mine = [c for c in result.captures if c.sortie_id == s.id]
-        assert photos_per_lane(s, mine) == [lane.photos for lane in s.lanes]
+        groups = photos_per_lane(s, mine)
+        assert [len(g) for g in groups] == [lane.photos for lane in s.lanes]
         assert len(mine) == s.photo_count
+        # capture times are the vehicle's own (GPS) stamps: photos one spacing apart at survey speed,
+        # however far the controller's clock has drifted from SITL's on a loaded machine
+        for lane, group in zip(s.lanes, groups):
+            stamps = sorted(c.time.timestamp() for c in group)
+            gap = statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
+            assert abs(gap - lane.spacing_m / SPEC.cruise_speed_m_s) <= 0.1 * lane.spacing_m / SPEC.cruise_speed_m_s
     for drone in "ab":
         [(armed, disarmed)] = rec.flights[drone]
         planned = sum(s.duration_s for s in plan.sorties if by_id[s.id].drone_id == drone)
@@ -249,6 +258,7 @@ class Relay:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.blackhole = False
+        self.drop_items = 0  # chunks from the controller carrying a MISSION_ITEM_INT to drop
         self.dropped = 0
         self._server = None
 
@@ -258,12 +268,20 @@ class Relay:
 
     async def _client(self, reader, writer) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+        await asyncio.gather(self._pipe(reader, up_writer, True), self._pipe(up_reader, writer, False),
+                             return_exceptions=True)
 
-    async def _pipe(self, reader, writer) -> None:
+    def _drop_item(self, codec: Codec, data: bytes) -> bool:
+        if self.drop_items > 0 and any(m.get_type() == "MISSION_ITEM_INT" for m in codec.decode(data)):
+            self.drop_items -= 1
+            return True
+        return False
+
+    async def _pipe(self, reader, writer, from_controller: bool) -> None:
+        codec = Codec()
         try:
             while data := await reader.read(4096):
-                if self.blackhole:
+                if self.blackhole or (from_controller and self._drop_item(codec, data)):
                     self.dropped += len(data)
                 else:
                     writer.write(data)
@@ -313,3 +331,41 @@ def test_sitl_link_loss_gcs_failsafe_and_return_rest_flown_by_another_drone(sitl
     assert all(o.state == "landed" for o in result.outcomes)
     assert any(o.drone_id == "a" for o in result.outcomes)
     assert covered_share(result, z.area) > 0.995
+
+
+def test_sitl_mission_upload_survives_lost_items_and_a_silent_gcs_is_cancelled(sitl):
+    sortie = plan_patrol([zone(150, 100, 200)], [], [dock(sitl, "a")]).sorties[0]
+
+    async def go():
+        relay = Relay(sitl["a"].port)
+        port = await relay.start()
+        hub = LinkHub([dock(sitl, "a", {"a": f"tcp:127.0.0.1:{port}"}).drones[0]], ScaledClock(SPEED))
+        await hub.open()
+        dl = hub.drones["a"]
+        try:
+            while dl.state.last_heartbeat is None:
+                await asyncio.sleep(0.05)
+            relay.drop_items = 3  # three of our items never arrive
+            report = await mp.upload(dl.channel, sortie.items, SETTINGS.timing)
+            got = await mp.download(dl.channel, SETTINGS.timing)
+            ch = dl.channel
+            ch.begin()
+            ch.send(ch.mav.mission_count_encode(ch.system_id, ch.component_id, 5, 0))
+            requests, ack = [], None
+            while ack is None:
+                msg = await ch.expect(["MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"], 30.0)
+                assert msg is not None, "vehicle went quiet during an abandoned upload"
+                if msg.get_type() == "MISSION_ACK":
+                    ack = msg
+                else:
+                    requests.append(msg.seq)
+            return report, got, requests, ack
+        finally:
+            hub.close()
+            relay.close()
+    report, got, requests, ack = asyncio.run(go())
+    assert report.resends > 0 or report.requests > len(sortie.items)  # the vehicle asked again
+    assert differences(sortie.items, got, skip_first=True) == []
+    # ArduCopter asks for item 0 about once a second and gives up after 8 s (8 requests seen on 4.8)
+    assert 7 <= len(requests) <= 9 and set(requests) == {0}, requests
+    assert ack.type == mavlink.MAV_MISSION_OPERATION_CANCELLED

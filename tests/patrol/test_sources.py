@@ -30,3 +30,20 @@ def test_finds_the_photo_by_index(tmp_path):
 def test_missing_photo_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"photo #7 of uav-01 not in .*uav-01"):
         DirectoryCamera(tmp_path, wait_s=0.2, poll_s=0.05)(trigger(7))
+
+
+def test_an_earlier_flights_photo_with_the_same_index_is_not_taken(tmp_path):
+    import os
+
+    folder = tmp_path / "uav-01"
+    (folder / "100MEDIA").mkdir(parents=True)
+    (folder / "101MEDIA").mkdir()
+    shot = trigger(42).time.timestamp()
+    old, new = folder / "100MEDIA" / "DJI_0042.JPG", folder / "101MEDIA" / "DJI_0042.JPG"
+    for path, written in ((old, shot - 86400.0), (new, shot + 30.0)):
+        path.write_bytes(b"x")
+        os.utime(path, (written, written))
+    assert DirectoryCamera(tmp_path, wait_s=1)(trigger(42)).image == new
+    new.unlink()
+    with pytest.raises(FileNotFoundError, match="written after 2026-11-27"):
+        DirectoryCamera(tmp_path, wait_s=0.2, poll_s=0.05)(trigger(42))
