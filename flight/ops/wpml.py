@@ -58,7 +58,10 @@ def _waypoints(sortie: Sortie) -> tuple[list[_Point], list[tuple[int, int, float
     shots: list[int] = []
     speed, strip_from, spacing = 0.0, None, 0.0
     flying = False
-    for it in sortie.items:
+    # a planned strip's own spacing: the mission's distance is shortened for ArduPilot's late trigger
+    planned = {lane.start_item: lane.spacing_m for lane in sortie.lanes}
+    last_wp = -1
+    for i, it in enumerate(sortie.items):
         if it.command == mavlink.MAV_CMD_NAV_TAKEOFF:
             flying = True
         elif it.command == mavlink.MAV_CMD_DO_CHANGE_SPEED and it.param2 > 0:
@@ -66,9 +69,10 @@ def _waypoints(sortie: Sortie) -> tuple[list[_Point], list[tuple[int, int, float
         elif it.command in (mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_LOITER_TIME) and flying:
             hold = it.param1 if it.command == mavlink.MAV_CMD_NAV_LOITER_TIME else 0.0
             points.append(_Point(it.lon, it.lat, it.alt, speed, hold))
+            last_wp = i
         elif it.command == mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST and points:
             if it.param1 > 0:
-                strip_from, spacing = len(points) - 1, it.param1
+                strip_from, spacing = len(points) - 1, planned.get(last_wp, it.param1)
             elif strip_from is not None:
                 last = len(points) - 1
                 if last > strip_from:

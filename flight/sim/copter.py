@@ -7,7 +7,7 @@ armed on the ground in GUIDED without a takeoff disarms after 10 s. DO_CHANGE_SP
 next mode change (MAVLink), and RTL, the mission item too, returns at the default speed (ArduCopter's
 RTL_SPEED = 0: WPNAV_SPEED), never at a speed the mission set. Learnt from ArduCopter 4.8 SITL: a
 pass-through waypoint counts reached WP_RADIUS_M (2 m) before it; the distance trigger is checked
-at 50 Hz from the last photo, so photos fire late and the lateness adds up; items without a
+at 50 Hz from the last photo, so photos fire late and the lateness adds up (here always the most); items without a
 position are stored in frame 0 with zeros.
 """
 
@@ -100,7 +100,6 @@ class Copter:
         self.speed = self.perf.cruise_m_s
         self.trigger_m = 0.0
         self._last_shot_xy = (self.x, self.y)
-        self._next_check_s = 0.0  # vehicle seconds into this step of the next trigger check
         self.shots: list[Shot] = []
         self._nav_done = False
         self._rtl_phase: str | None = None
@@ -322,23 +321,23 @@ class Copter:
         if self.alt > 0.5 and self.landed_state in (LANDED, TAKEOFF) and self.mode != "AUTO":
             self.landed_state = IN_AIR
         if self.mode == "AUTO" and self.trigger_m > 0 and moved > 0:
-            self._trigger_checks(x0, y0, dt, ev)
+            self._trigger_checks(x0, y0, ev)
         return remaining <= step and abs(self.alt - talt) < 1e-6
 
-    def _trigger_checks(self, x0: float, y0: float, dt: float, ev: Events) -> None:
-        """ArduPilot's distance trigger: checked `trigger_check_hz` times a second, a photo once the
-        straight distance from the last photo reaches `trigger_m`. So each photo fires up to one
-        check late, and the lateness adds up along a strip (measured on SITL: notes/issue-13.md)."""
-        period = 1.0 / self.perf.trigger_check_hz
-        t = self._next_check_s
+    def _trigger_checks(self, x0: float, y0: float, ev: Events) -> None:
+        """ArduPilot's distance trigger, at its worst: AP_Camera checks the distance from the last
+        photo `trigger_check_hz` times a second, so a photo fires up to one check (speed / Hz)
+        past its distance, and the next is measured from there, so the lateness adds up along a
+        strip (SITL: 0.03-0.28 m per photo at 12 m/s, notes/issue-13.md). Every photo here is
+        the full check late, so a plan that gets all its photos here gets them on ArduPilot."""
+        moved = math.hypot(self.x - x0, self.y - y0)
+        every = self.trigger_m + self.speed / self.perf.trigger_check_hz
+        ux, uy = (self.x - x0) / moved, (self.y - y0) / moved
         lx, ly = self._last_shot_xy
-        while t <= dt:
-            px, py = x0 + (self.x - x0) * t / dt, y0 + (self.y - y0) * t / dt
-            if math.hypot(px - lx, py - ly) >= self.trigger_m:
-                self._shoot(px, py, ev)
-                lx, ly = px, py
-            t += period
-        self._next_check_s = t - dt
+        ahead = max(0.0, every - math.hypot(x0 - lx, y0 - ly))  # along this step to the next photo
+        while ahead <= moved + 1e-9:
+            self._shoot(x0 + ux * ahead, y0 + uy * ahead, ev)
+            ahead += every
 
     def _shoot(self, px: float, py: float, ev: Events) -> None:
         self._last_shot_xy = (px, py)

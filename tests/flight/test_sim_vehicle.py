@@ -205,7 +205,7 @@ def test_waypoint_counts_reached_wp_radius_before_it_like_arducopter():
     assert short is not None and 1.5 < short <= Performance().wp_radius_m
 
 
-def test_distance_trigger_fires_late_and_the_lateness_adds_up_like_arducopter():
+def test_distance_trigger_fires_late_and_the_lateness_adds_up_like_arducopter_at_worst():
     cam = MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=mavlink.MAV_FRAME_MISSION,
                       param1=30.0, param3=1.0)
     off = MissionItem(command=mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST, frame=mavlink.MAV_FRAME_MISSION)
@@ -214,8 +214,8 @@ def test_distance_trigger_fires_late_and_the_lateness_adds_up_like_arducopter():
     ys = [copter.frame.forward(s.lon, s.lat)[1] for s in copter.shots]
     gaps = np.diff(ys)
     late = Performance().cruise_m_s / Performance().trigger_check_hz
-    assert len(ys) > 20 and (gaps >= 30.0 - 1e-6).all() and (gaps <= 30.0 + late + 1e-6).all()
-    assert ys[-1] - ys[0] > 30.0 * (len(ys) - 1) + 0.25 * late * (len(ys) - 1)  # cumulative, not reset
+    # every photo the full 50 Hz check late (ArduPilot's worst case), measured from the last one
+    assert len(ys) > 20 and np.allclose(gaps, 30.0 + late, atol=0.01)  # metres on the UTM grid
 
 
 def test_planned_sortie_takes_exactly_its_photos_on_every_strip_despite_the_late_trigger():
