@@ -146,9 +146,7 @@ def test_trigger_distance_with_trigger_once_fires_at_once_even_if_switched_off_n
 
     shots = asyncio.run(go())
     assert len(shots) == 1
-    # fired where the waypoint counted reached: WP_RADIUS_M (2 m) short of it, on the way in
-    short_m = (LAT + 0.002 - shots[0].lat) * 111_000
-    assert 1.0 < short_m <= Performance().wp_radius_m + 0.3 and abs(shots[0].lon - LON) < 1e-6
+    assert abs(shots[0].lat - (LAT + 0.002)) < 1e-6 and abs(shots[0].lon - LON) < 1e-6
 
 
 def test_do_change_speed_sets_the_leg_speed_until_rtl_which_returns_at_the_default_speed():
@@ -190,7 +188,7 @@ def _fly_pure(copter: Copter, items: list[MissionItem], dt: float = 0.05, limit_
 
 def test_waypoint_counts_reached_wp_radius_before_it_like_arducopter():
     home, takeoff, wp, rtl = hop(0.002)
-    copter = Copter(LAT, LON, HOME_AMSL)
+    copter = Copter(LAT, LON, HOME_AMSL, perf=Performance(wp_radius_m=2.0))
     copter.store_mission([home, takeoff, wp, rtl])
     copter.set_mode("GUIDED")
     copter.arm()
@@ -202,7 +200,7 @@ def test_waypoint_counts_reached_wp_radius_before_it_like_arducopter():
         if 2 in ev.reached:
             short = math.hypot(wx - copter.x, wy - copter.y)
             break
-    assert short is not None and 1.5 < short <= Performance().wp_radius_m
+    assert short is not None and 1.5 < short <= 2.0
 
 
 def test_distance_trigger_fires_late_and_the_lateness_adds_up_like_arducopter_at_worst():
