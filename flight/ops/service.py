@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Callable
 
 from shapely.geometry import Point, mapping
@@ -162,12 +162,16 @@ class OpsService:
         return task
 
     def start_patrol(self, plan: Plan) -> Task:
-        """The patrol cycle as one task: the plan's sorties, in the plan's priority order."""
+        """The patrol cycle as one task: the plan's sorties, in the plan's priority order. Its `due`
+        is when the next cycle starts: the shortest revisit period among the plan's zones."""
         hull = plan_hull(plan, self.world)
-        req = TaskIn(kind=Kind.PATROL, where=hull, source=Source.PATROL, priority=5, note=plan.name)
+        cycle = 1 + sum(1 for t in self.tasks.values() if t.kind == Kind.PATROL)
+        req = TaskIn(kind=Kind.PATROL, where=hull, source=Source.PATROL, priority=5, note=f"{plan.name}, cycle {cycle}")
         now = self._now()
-        task = Task(**req.model_dump(), id=f"P{self.store.next_number():05d}", created=now)
-        sorties = list(plan.sorties)
+        period_h = min((z.revisit_period_h for z in plan.zones), default=24.0)
+        task = Task(**req.model_dump(), id=f"P{self.store.next_number():05d}", created=now,
+                    due=now + timedelta(hours=period_h))
+        sorties = list(plan.sorties) if cycle == 1 else [replace(s, id=f"{s.id}@{cycle}") for s in plan.sorties]
         self._track(task, sorties)
         task.to(Status.DISPATCHED, now, f"patrol cycle: {len(sorties)} sorties")
         self.tasks[task.id] = task
@@ -203,6 +207,9 @@ class OpsService:
         now = self._now()
         self._weather()
         self._follow_replans()
+        patrols = [t for t in self.tasks.values() if t.kind == Kind.PATROL]
+        if self.plan is not None and patrols and patrols[-1].status.final and (patrols[-1].due or now) <= now:
+            self.start_patrol(self.plan)  # the revisit period has come round: fly the cycle again
         for task in list(self.tasks.values()):
             if task.status == Status.WAITING and task.kind == Kind.TIMED and task.due is not None and task.due <= now:
                 self._release_timed(task, now)

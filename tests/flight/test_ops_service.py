@@ -4,12 +4,14 @@ dispatched with reasons, flown, and the patrol cycle carried on around them."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from detector.geo import MetricFrame
 from flight.fleet.sortie import FleetSettings, SortieState
 from flight.ops.tasks import Status
 from flight.ops.weather import Weather, WeatherFeed
+from flight.planner import plan_patrol
 from flight.sim.swarm import SimSetup
 from tests.flight.ops_world import (LAT, LON, SPEED, START, ZONE, docks, flood_points, patrol_plan, point, running,
                                     uncovered)
@@ -139,3 +141,22 @@ def test_cap_rain_alert_sweeps_the_flood_points_inside_it_with_drones_joining_fr
         assert bool(near) == (p.id in inside), p.id
     assert task.photos == len(inside)
     assert plan_made.last_photo_s >= plan_made.bound_s
+
+
+def test_patrol_cycle_is_flown_again_when_its_revisit_period_comes_round(tmp_path):
+    dock_set = docks(d1=("a",), d2=())
+    quick = replace(ZONE, revisit_period_h=0.15)  # every 9 minutes
+    plan = plan_patrol([quick], [], dock_set[:1], name="cycle")
+
+    async def go():
+        async with running(tmp_path, dock_set=dock_set, plan=plan) as ops:
+            patrols = lambda: [t for t in ops.service.tasks.values() if t.kind.value == "patrol"]  # noqa: E731
+            await ops.until(lambda: len(patrols()) == 2, 90.0, "second cycle")
+            first, second = (t.model_copy(deep=True) for t in patrols())  # as they stand now
+            return first, second, (await ops.client.get("/v1/patrol")).json()
+
+    first, second, progress = asyncio.run(go())
+    assert first.status == Status.DONE and first.photos > 20
+    assert second.created >= first.created + timedelta(hours=0.15)
+    assert second.status == Status.DISPATCHED and all(s.endswith("@2") for s in second.sorties)
+    assert progress["task"] == second.id and progress["sorties"] == len(plan.sorties)
