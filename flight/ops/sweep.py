@@ -11,6 +11,7 @@ no route can beat the farthest point's fly-out from its nearest dock, nor the fl
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,13 +118,25 @@ class SweepPlan:
                            for r in self.routes]}
 
 
+class _Memo:
+    """A Flight whose leg timings are remembered: insertion asks for the same legs thousands of
+    times, and each may route round no-fly airspace."""
+
+    def __init__(self, flight: Flight) -> None:
+        self.flight = flight
+        self.transit, self.altitude_m, self.clear_m = flight.transit, flight.altitude_m, flight.clear_m
+        self.out_s = functools.cache(flight.out_s)
+        self.home_s = functools.cache(flight.home_s)
+        self.leg_m = functools.cache(flight.leg_m)
+
+
 class SweepPlanner:
     """Routes per drone and the timing/battery model they are judged by."""
 
     def __init__(self, task_id: str, flyers: list[Flyer], world: World, settings: FleetSettings, altitude_m: float):
         self.task_id, self.world, self.settings, self.altitude_m = task_id, world, settings, altitude_m
         self.flyers = {f.drone_id: f for f in flyers}
-        self.flights = {f.drone_id: world.flight(f.dock_id, altitude_m) for f in flyers}
+        self.flights = {f.drone_id: _Memo(world.flight(f.dock_id, altitude_m)) for f in flyers}
         self.routes: dict[str, list[Route]] = {f.drone_id: [] for f in flyers}
 
     def approach_s(self, r: Route) -> float:

@@ -28,6 +28,7 @@ class World:
     keep_in: BaseGeometry | None = None  # city boundary, lon/lat
     point_size_m: float = 100.0  # a point task is photographed as a square this size
     frame: MetricFrame = field(init=False)
+    _flights: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pts = [Point(d.lon, d.lat) for d in self.docks] + [z.area for z in self.zones]
@@ -49,7 +50,11 @@ class World:
         return float(x), float(y)
 
     def flight(self, dock_id: str, altitude_m: float) -> Flight:
-        return dock_flight(dock_info(self.dock(dock_id)), altitude_m, self.frame, self.no_fly_m)
+        """How sorties from the dock fly at that altitude (kept: finding the no-fly airspace in reach is slow)."""
+        key = (dock_id, altitude_m)
+        if key not in self._flights:
+            self._flights[key] = dock_flight(dock_info(self.dock(dock_id)), altitude_m, self.frame, self.no_fly_m)
+        return self._flights[key]
 
     def settings_zone(self, where_m: BaseGeometry) -> PatrolZone:
         """The patrol zone whose altitude and overlaps (its GSD) a task here is flown at: the one it
