@@ -320,16 +320,20 @@ class OpsService:
             area_sorties, task.id, zone, dock, self.world.no_fly)
         if task.status.final:  # cancelled while planning
             return
-        self._track(task, sorties)
         first, rest = sorties[0], sorties[1:]
         if choice.airborne:
-            self.controller.preempt(choice.drone_id, first, f"{task.kind.value} task {task.id}")
+            try:
+                self.controller.preempt(choice.drone_id, first, f"{task.kind.value} task {task.id}")
+            except ValueError as exc:  # it landed or turned home while the mission was planned
+                self._note(task, f"choosing again: {exc}")
+                return
             self._preempting.add(choice.drone_id)
         else:
             first.drone_id = choice.drone_id
             self.controller.submit([first], first=True)
         if rest:
             self.controller.submit(rest, first=True)
+        self._track(task, sorties)
         task.to(Status.DISPATCHED, self._now(), choice.why["summary"], choice.why)
         self._save(task)
 
@@ -351,13 +355,18 @@ class OpsService:
             return
         self.sweeps[task.id] = plan
         self._track(task, [r.sortie for r in plan.routes])
+        later = []
         for route in plan.routes:
             if route.airborne:
-                self.controller.preempt(route.drone_id, route.sortie, f"emergency sweep {task.id}")
-                self._preempting.add(route.drone_id)
-            else:
-                route.sortie.drone_id = route.drone_id
-        self.controller.submit([r.sortie for r in plan.routes if not r.airborne], first=True)
+                try:
+                    self.controller.preempt(route.drone_id, route.sortie, f"emergency sweep {task.id}")
+                    self._preempting.add(route.drone_id)
+                    continue
+                except ValueError:  # it left its sortie while the sweep was planned: fly it from the dock
+                    pass
+            route.sortie.drone_id = route.drone_id
+            later.append(route.sortie)
+        self.controller.submit(later, first=True)
         why = plan.why()
         task.to(Status.DISPATCHED, self._now(), why["summary"], why)
         self._save(task)
