@@ -211,6 +211,9 @@ class FleetController:
                 await self._fly(dl, run)
             finally:
                 del self.active[drone_id]
+                unserved = self._preempt.pop(drone_id, None)
+                if unserved is not None:  # landed (low battery, failsafe) before a strip ended: fly it next
+                    self.pending.insert(0, unserved[0])
                 for listener in self.on_run_end:
                     listener(run)
                 self._notify()
