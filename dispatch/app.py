@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
@@ -17,6 +17,7 @@ from dispatch.problems import request_invalid
 from dispatch.schemas import sighting_model
 from dispatch.service import DispatchService
 from dispatch.settings import Settings
+from dispatch.strict_query import known_query
 
 WEB = Path(__file__).with_name("web")
 SCRIPTS = {p.name: p for p in WEB.glob("*.js")}
@@ -44,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             svc.close()
 
-    app = FastAPI(title="patrol dispatch — 巡查告警分派", version="1", lifespan=lifespan,
+    app = FastAPI(title="patrol dispatch — 巡查告警分派", version="1", lifespan=lifespan, dependencies=[Depends(known_query)],
                   description="Sightings in; typed, geotagged, signed alerts out to the department that owns them.")
     app.state.dispatch = svc
     app.add_exception_handler(RequestValidationError, request_invalid)

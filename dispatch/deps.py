@@ -3,7 +3,7 @@ alert filter, and the error answers each route declares, so every router reads t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -12,11 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from dispatch.accounts import Caller
 from dispatch.contract import Problem, Status
 from dispatch.departments import Department
-from dispatch.schemas import Text
+from dispatch.schemas import EARLIEST, Text
 from dispatch.service import AlertFilter, DispatchService
 
 bearer = HTTPBearer(auto_error=False, description="a token from the credentials file: department, admin or ingest")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 MAX_OFFSET = 1_000_000  # paging further is a probe, not a user; it would also overflow the store's integer
 WHY = {400: "malformed JSON", 401: "no token, or one that may not do this (WWW-Authenticate: Bearer)",
        404: "no such item for this token (the same answer whether it does not exist or is someone else's)",
@@ -92,6 +93,8 @@ def alert_filter(status: Status | None = None, type: Text | None = None,
                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> AlertFilter:
     if since is not None and since.utcoffset() is None:
         raise HTTPException(422, f"since: {since.isoformat()!r} has no time zone; add 'Z' for UTC or '+08:00' for Beijing time")
+    if since is not None and not EARLIEST <= since <= LATEST:  # also keeps astimezone() from overflowing at year 1 or 9999
+        raise HTTPException(422, f"since: {since.isoformat()!r} is outside {EARLIEST.year}..{LATEST.year}")
     return AlertFilter(status, type, since, limit, offset)
 
 
