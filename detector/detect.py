@@ -148,6 +148,7 @@ class Detector:
         for k in np.flatnonzero(keep):
             box = tuple(float(c) for c in boxes[k])
             code = self.card.classes[int(found.classes[k])]
+            crop = evidence_jpeg(photo.pixels, box, photo.scale) if self.settings.evidence else None
             out.append(Sighting(
                 key=sighting_key(capture.drone_id, capture.sortie_id, capture.seq, code, box),
                 type=code,
@@ -159,11 +160,12 @@ class Detector:
                 footprint=footprint,
                 image_ref=ref,
                 box=box,  # type: ignore[arg-type]
-                evidence_jpeg_b64=evidence_jpeg(photo.pixels, box, photo.scale) if self.settings.evidence else None,  # type: ignore[arg-type]
+                evidence_jpeg_b64=crop.jpeg_b64 if crop else None,
                 model_version=self.model_version,
                 drone_id=capture.drone_id,
                 sortie_id=capture.sortie_id,
                 unverified=self.settings.mark_unverified and not self.card.real_validated(code),
+                evidence_box=crop.box if crop else None,
             ))
         return out
 

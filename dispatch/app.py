@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from dispatch import api_admin, api_alerts, api_sightings
+from dispatch import api_admin, api_alerts, api_review, api_sightings
 from dispatch.deps import problems_published
 from dispatch.problems import request_invalid
 from dispatch.schemas import sighting_model
@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     api_sightings.install(app, model, settings.max_batch)
     app.include_router(api_alerts.router)
     app.include_router(api_admin.router)
+    app.include_router(api_review.router)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -86,6 +87,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> HTMLResponse:
         return page("dashboard.html")
+
+    @app.get("/review", response_class=HTMLResponse, include_in_schema=False)
+    def review() -> HTMLResponse:
+        return page("review.html")
 
     @app.get("/web/{name}", include_in_schema=False)
     def script(name: str) -> Response:

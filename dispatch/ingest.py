@@ -223,7 +223,7 @@ class Ingestor:
             "lat": item.lat, "lon": item.lon, "uncertainty_m": item.uncertainty_m, "time": item.time,
             "received_at": received_at, "footprint": item.footprint.model_dump() if item.footprint else None,
             "image_ref": item.image.ref, "image_box": list(item.image.box), "evidence_jpeg": item.evidence_bytes,
-            "model_version": item.model_version, "drone_id": item.drone_id, "sortie_id": item.sortie_id,
+            "evidence_box": list(item.evidence_box) if item.evidence_box else None, "model_version": item.model_version, "drone_id": item.drone_id, "sortie_id": item.sortie_id,
         }
 
     @staticmethod

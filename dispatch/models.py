@@ -49,7 +49,8 @@ class SightingRow(Base):
     image_ref: Mapped[str] = mapped_column(String(500))
     image_box: Mapped[list] = mapped_column(JSON)
     evidence_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    model_version: Mapped[str] = mapped_column(String(100))
+    evidence_box: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    model_version: Mapped[str] = mapped_column(String(100), index=True)
     drone_id: Mapped[str] = mapped_column(String(100))
     sortie_id: Mapped[str] = mapped_column(String(100))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -106,6 +107,26 @@ class AlertEventRow(Base):
     actor: Mapped[str] = mapped_column(String(100))
     from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+
+
+class VerdictRow(Base):
+    """Audit trail of the review queue: one analyst's call on one sighting, who made it and when.
+
+    `true`/`false` judge the finding (with `type`/`box` set when the analyst corrected them);
+    `missed` adds an object the model did not report, boxed inside the same evidence crop.
+    Rows are only ever added: the latest true/false call counts, earlier ones stay as history.
+    """
+
+    __tablename__ = "verdicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sighting_id: Mapped[int] = mapped_column(ForeignKey("sightings.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(16))  # true | false | missed
+    type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    box: Mapped[list | None] = mapped_column(JSON, nullable=True)
     note: Mapped[str] = mapped_column(Text)
 
 

@@ -101,6 +101,9 @@ class SightingBase(BaseModel):
     footprint: PolygonGeoJSON | None = None
     image: ImageRef
     evidence_jpeg_b64: Text | None = Field(None, description="base64 JPEG crop of the finding")
+    evidence_box: tuple[Number, Number, Number, Number] | None = Field(
+        None, description="pixel box [x0, y0, x1, y1] of the finding inside the evidence crop (what an analyst "
+                          "confirms or corrects, and what a training label is made from)")
     model_version: Text = Field(min_length=1, max_length=100)
     drone_id: Text = Field(min_length=1, max_length=100)
     sortie_id: Text = Field(min_length=1, max_length=100)
@@ -124,6 +127,11 @@ class SightingBase(BaseModel):
         if "now" in ctx and v > ctx["now"] + timedelta(seconds=ctx.get("skew_s", 0)):
             raise ValueError(f"time is in the future (server time {ctx['now'].isoformat()})")
         return v
+
+    @field_validator("evidence_box")
+    @classmethod
+    def _crop_box(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        return None if v is None else ImageRef._ordered(v)
 
     @field_validator("evidence_jpeg_b64")
     @classmethod

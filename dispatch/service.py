@@ -22,6 +22,7 @@ from dispatch.projection import CityExtent, CityProjection
 from dispatch.prometheus import DispatchMetrics
 from dispatch.models import (AlertEventRow, AlertRow, DeliveryAttemptRow, DeliveryRow, EndpointRow, IncidentRow,
                              SightingRow)
+from dispatch.review import ReviewQueue
 from dispatch.router import GeoRouter
 from dispatch.schemas import is_storable
 from dispatch.settings import Settings
@@ -75,6 +76,7 @@ class DispatchService:
             settings.retry, settings.seed, self.metrics, settings.clock, settings.delivery_threads)
         self.ingestor = Ingestor(self.writers, self.router, self.matcher, settings.taxonomy, settings.public_url,
                                  self.metrics, self.worker.hand_over, self.worker.lease_s)
+        self.review = ReviewQueue(self.readers, self.writers, settings.taxonomy, settings.clock, settings.public_url)
 
     def start(self) -> None:
         if self.settings.start_worker:

@@ -7,6 +7,7 @@ import base64
 from datetime import datetime, timezone
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -67,10 +68,14 @@ def test_sighting_json_is_the_dispatch_contract(detector: Detector, photos: list
     for s in sightings:
         body = s.to_json()
         assert list(body) == ["key", "type", "confidence", "lat", "lon", "uncertainty_m", "time", "footprint", "image",
-                              "evidence_jpeg_b64", "model_version", "drone_id", "sortie_id", "unverified"]
+                              "evidence_jpeg_b64", "evidence_box", "model_version", "drone_id", "sortie_id", "unverified"]
         model.model_validate(body)
         assert body["time"] == "2026-07-01T08:30:00.000Z"
-        assert len(base64.b64decode(body["evidence_jpeg_b64"])) <= 48 * 1024
+        crop = base64.b64decode(body["evidence_jpeg_b64"])
+        assert len(crop) <= 48 * 1024
+        h, w = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+        x0, y0, x1, y1 = body["evidence_box"]  # the finding inside its crop: what the review queue draws
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and (x1 - x0) * (y1 - y0) >= 0.2 * w * h
         assert body["model_version"] == detector.card.version
         assert body["unverified"] is True  # the shipped card validates no class on real photos
     keys = [s.key for s in sightings]
