@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv train clean
+.PHONY: demo test venv train train-venv clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Training the shipped detector needs torch + Ultralytics: a venv of its own (large; not needed
-# to run or test patrol). torch/torchvision are pinned to the builds on this machine's disk.
+# Training needs torch + Ultralytics: a venv of its own (large; not needed to run patrol). The
+# tests of `patrol train` / the analyst loop use it and skip without it; .ci/run builds it.
+# torch/torchvision are pinned to builds on this machine's disk (why: requirements-train.txt).
 TRAIN_VENV := .venv-train
 $(TRAIN_VENV)/.installed-stamp: requirements-train.txt requirements.lock
 	$(PYTHON) -m venv $(TRAIN_VENV)
@@ -31,6 +32,8 @@ $(TRAIN_VENV)/.installed-stamp: requirements-train.txt requirements.lock
 	$(TRAIN_VENV)/bin/pip install -q --no-deps -r requirements.lock
 	$(TRAIN_VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+train-venv: $(TRAIN_VENV)/.installed-stamp
 
 train: $(TRAIN_VENV)/.installed-stamp
 	$(TRAIN_VENV)/bin/python scripts/train_detector.py --minutes 45

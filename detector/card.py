@@ -36,6 +36,10 @@ class ModelCard(BaseModel):
     calibration: dict[str, Any] = Field(default_factory=dict, description="how conf_thresholds were chosen")
     real_validation: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per class: figures on real labelled photos (scripts/eval_real.py --write-card)")
+    parent: str | None = Field(None, description="version of the model this one was fine-tuned from")
+    evaluations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="`patrol eval` results keyed by split and its content hash "
+                                          "(heldout:<sha>, real:<sha>), so models are compared on the same photos")
 
     def real_validated(self, code: str) -> bool:
         """Whether `code` met the bar on real photos; sightings of other classes go out `unverified`."""

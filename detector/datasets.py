@@ -14,11 +14,13 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+M = TypeVar("M", bound=BaseModel)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 MANIFEST = "manifest.yaml"
 
@@ -107,7 +109,7 @@ def _mapped(name: str, class_map: Mapping[str, str | None], where: str) -> str |
     return class_map[name]
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path) -> tuple[int, int]:
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise DatasetError(f"{path}: not a readable image")
@@ -117,6 +119,25 @@ def _image_size(path: Path) -> tuple[int, int]:
 def _selected(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
     return (not include or any(fnmatch.fnmatch(name, p) for p in include)) and not any(
         fnmatch.fnmatch(name, p) for p in exclude)
+
+
+def parse_yolo_line(line: str, where: str, names: Sequence[str]) -> tuple[int, float, float, float, float] | None:
+    """One YOLO label line → (class, cx, cy, w, h), checked; None for a blank line. `where` is
+    the file:line the error names."""
+    fields = line.split()
+    if not fields:
+        return None
+    if len(fields) != 5:
+        raise DatasetError(f"{where}: expected 'class cx cy w h', got {line!r}")
+    try:
+        cls, cx, cy, bw, bh = int(fields[0]), *(float(f) for f in fields[1:])
+    except ValueError:
+        raise DatasetError(f"{where}: not numbers: {line!r}") from None
+    if not 0 <= cls < len(names):
+        raise DatasetError(f"{where}: class index {cls} outside 0..{len(names) - 1} ({list(names)})")
+    if not (0 <= cx <= 1 and 0 <= cy <= 1 and 0 < bw <= 1 and 0 < bh <= 1):
+        raise DatasetError(f"{where}: box {cx, cy, bw, bh} is not normalised to (0, 1]")
+    return cls, cx, cy, bw, bh
 
 
 def read_yolo_names(path: Path) -> list[str]:
@@ -157,23 +178,14 @@ def read_yolo(root: Path, names: Sequence[str], class_map: Mapping[str, str | No
             continue
         if img.stat().st_size == 0:
             raise DatasetError(f"{img}: image file is empty (0 bytes)")
-        w, h = _image_size(img)
+        w, h = image_size(img)
         boxes = []
         for n, line in enumerate(label.read_text(encoding="utf-8").splitlines(), 1):
-            fields = line.split()
-            if not fields:
-                continue
             where = f"{label}:{n}"
-            if len(fields) != 5:
-                raise DatasetError(f"{where}: expected 'class cx cy w h', got {line!r}")
-            try:
-                cls, cx, cy, bw, bh = int(fields[0]), *(float(f) for f in fields[1:])
-            except ValueError:
-                raise DatasetError(f"{where}: not numbers: {line!r}") from None
-            if not 0 <= cls < len(names):
-                raise DatasetError(f"{where}: class index {cls} outside 0..{len(names) - 1} ({list(names)})")
-            if not (0 <= cx <= 1 and 0 <= cy <= 1 and 0 < bw <= 1 and 0 < bh <= 1):
-                raise DatasetError(f"{where}: box {cx, cy, bw, bh} is not normalised to (0, 1]")
+            parsed = parse_yolo_line(line, where, names)
+            if parsed is None:
+                continue
+            cls, cx, cy, bw, bh = parsed
             code = _mapped(names[cls], class_map, where)
             if code is not None:
                 boxes.append(Box(code, (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
@@ -216,19 +228,23 @@ def read_coco(annotations: Path, images_dir: Path, class_map: Mapping[str, str |
         path = Path(images_dir) / name
         if not path.is_file():
             raise DatasetError(f"{annotations}: images[id {k}] file {path} not found")
-        w, h = _image_size(path)
+        w, h = image_size(path)
         out.append(LabelledImage(path, w, h, tuple(boxes[k]), source))
     return out
 
 
-def load_manifest(root: Path) -> Manifest:
-    path = Path(root) / MANIFEST
+def read_manifest(path: Path, model: type[M], made_by: str) -> M:
+    """A YAML manifest as its pydantic model; missing or malformed, an error naming the file."""
     if not path.is_file():
-        raise DatasetError(f"{path} not found; build the set with `patrol dataset import`")
+        raise DatasetError(f"{path} not found; build the set with `{made_by}`")
     try:
-        return Manifest.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (ValidationError, yaml.YAMLError) as exc:
         raise DatasetError(f"{path} is invalid: {exc}") from None
+
+
+def load_manifest(root: Path) -> Manifest:
+    return read_manifest(Path(root) / MANIFEST, Manifest, "patrol dataset import")
 
 
 def _store(item: LabelledImage, dest: Path, factor: float) -> tuple[str, int, int]:

@@ -27,6 +27,7 @@ from detector.detections import Detections
 from detector.georef import Georeferencer, GeorefError, PoseErrors
 from detector.masking import ZoneMask
 from detector.photo import PhotoError, ScaledPhoto, ground_scale, read_photo
+from detector.registry import Registry
 from detector.sighting import Sighting, evidence_jpeg, sighting_key
 from detector.tiling import decode, merge_overlaps, tile_grid
 
@@ -73,14 +74,45 @@ class Detector:
         backend: str = "auto",
         threads: int | None = None,
         settings: DetectorSettings = DetectorSettings(),
+        follow: Registry | None = None,
     ) -> None:
-        self.card: ModelCard = load_card(card_path, taxonomy_codes)
-        model = Path(card_path).parent / self.card.file
+        """`follow`: a model registry; the detector then runs its current model and, before each
+        photo, swaps to a newly promoted one (no restart of anything)."""
+        self._codes = None if taxonomy_codes is None else list(taxonomy_codes)
+        self._engine, self._threads = backend, threads
+        self.settings = settings
+        self.registry, self._stamp = follow, self._registry_stamp(follow)
+        self._load(follow.current_path() if follow is not None else Path(card_path))
+
+    def _load(self, card_path: Path) -> None:
+        card = load_card(card_path, self._codes)
+        model = Path(card_path).parent / card.file
         if not model.is_file():
             raise FileNotFoundError(f"model file {model} named by card {card_path} not found; run scripts/train_detector.py")
-        self.backend: Backend = open_backend(model, backend, threads)
-        self.settings = settings
+        self.backend: Backend = open_backend(model, self._engine, self._threads)
+        self.card: ModelCard = card
+        self.card_path = Path(card_path)
         self.thresholds = np.array([self.card.conf_thresholds[c] for c in self.card.classes], np.float32)
+
+    @staticmethod
+    def _registry_stamp(registry: Registry | None) -> int:
+        try:
+            return registry.state_path.stat().st_mtime_ns if registry is not None else 0
+        except FileNotFoundError:
+            return 0
+
+    def reload_if_promoted(self) -> bool:
+        """Swap to the registry's current model if it changed since the last look (a stat per
+        call; the card and ONNX file are read only on a change). True when it swapped."""
+        stamp = self._registry_stamp(self.registry)
+        if self.registry is None or stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        path = self.registry.current_path()
+        if path.resolve() == self.card_path.resolve():
+            return False
+        self._load(path)
+        return True
 
     @property
     def model_version(self) -> str:
@@ -114,6 +146,7 @@ class Detector:
         `zone_mask` is a lon/lat (multi)polygon: tiles whose ground misses it are not run, and
         findings whose ground point falls outside it are dropped.
         """
+        self.reload_if_promoted()
         return self._detect(capture, zone_mask).sightings
 
     def _detect(self, capture: Capture, zone_mask: BaseGeometry | None) -> PhotoResult:
@@ -172,6 +205,7 @@ class Detector:
     def detect_batch(self, captures: Iterable[Capture], zone_mask: BaseGeometry | None = None) -> list[PhotoResult]:
         """One result per capture, in order; a bad photo or pose gives that photo an error and
         the batch goes on."""
+        self.reload_if_promoted()
         results = []
         for capture in captures:
             try:

@@ -18,18 +18,12 @@ data hash). Everything Ultralytics would fetch or phone home is switched off her
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS_DIR = ROOT / ".ultralytics"
-os.environ["YOLO_OFFLINE"] = "1"
-os.environ["YOLO_AUTOINSTALL"] = "False"
-os.environ["YOLO_CONFIG_DIR"] = str(SETTINGS_DIR)
-os.environ.setdefault("OMP_NUM_THREADS", "2")
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
@@ -38,6 +32,7 @@ import yaml  # noqa: E402
 from detector.card import ModelCard, write_card  # noqa: E402
 from detector.synth.dataset import TILE_PX, TRAIN_GSD_M, dataset_hash, write_dataset  # noqa: E402
 from detector.synth.world import CLASSES  # noqa: E402
+from detector.training import offline_ultralytics  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -121,12 +116,7 @@ def main() -> None:
         print(f"dataset: {data_yaml}")
         return
 
-    SETTINGS_DIR.mkdir(exist_ok=True)
-    import torch
-    from ultralytics import YOLO, settings
-
-    settings.update({k: False for k in ("sync", "tensorboard", "mlflow", "wandb", "comet", "clearml", "dvc", "neptune", "raytune") if k in settings})
-    torch.set_num_threads(args.threads)  # importing ultralytics resets the thread count
+    torch, YOLO = offline_ultralytics(args.threads)  # before anything imports Ultralytics
 
     # architecture from the package's YAML (no weights are fetched), or our own earlier weights
     model = YOLO(str(args.init)) if args.init else YOLO("yolo11n.yaml")

@@ -1,4 +1,5 @@
-"""`patrol eval --real DIR`: the shipped model and the one before it, side by side, on real photos."""
+"""`patrol eval [MODEL]`: a model and the current one side by side — held-out mAP, real photos,
+pipeline figures — with threshold calibration; results are recorded in each card."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
-from detector.detect import DEFAULT_MODEL, Detector, DetectorSettings
+from detector.card import CardError
+from detector.detect import Detector, DetectorSettings
 from detector.real_eval import RealEval, evaluate
+from detector.registry import MODELS_DIR, Registry, RegistryError
+from patrol.model_eval import CitySpec, ModelEval, evaluate_model
 
 console = Console()
-PREVIOUS_MODEL = DEFAULT_MODEL.parent / "patrol-yolo11n-synth.yaml"
 VEHICLE = "illegal_parking"
 
 
@@ -57,6 +61,7 @@ def report(results: list[RealEval]) -> Table:
 
 
 def run_eval(real: Path, models: list[Path], backend: str, json_path: Path | None) -> list[RealEval]:
+    """Real-photo figures only, nothing recorded (scripts/eval_real.py)."""
     results = []
     for card in models:
         det = Detector(card, backend=backend, threads=2, settings=DetectorSettings(evidence=False))
@@ -70,24 +75,91 @@ def run_eval(real: Path, models: list[Path], backend: str, json_path: Path | Non
     return results
 
 
-def evaluate_cmd_models(model: Path | None, baseline: Path | None) -> list[Path]:
-    first = model or DEFAULT_MODEL
-    second = baseline or PREVIOUS_MODEL
+def evaluate_cmd_models(model: Path | None, baseline: Path | None, models: Path = MODELS_DIR) -> list[Path]:
+    """The model to judge and the one to judge it against (both default to the registry's current)."""
+    current = Registry(models).current_path()
+    first, second = model or current, baseline or current
     return [first] if second.resolve() == first.resolve() else [first, second]
 
 
+def heldout_table(evals: list[ModelEval]) -> Table:
+    first = evals[0].heldout
+    table = Table(title=f"留出集评估 · held-out split {first.key} ({first.images} images): AP50 / AP50-95 per class")
+    table.add_column("class")
+    for ev in evals:
+        table.add_column(ev.version, justify="right")
+    for code in first.per_class:
+        table.add_row(f"{code} ({first.per_class[code].instances})",
+                      *[f"{ev.heldout.per_class[code].ap50:.3f} / {ev.heldout.per_class[code].ap50_95:.3f}" for ev in evals])
+    table.add_row("mAP50 / mAP50-95", *[f"{ev.heldout.map50:.3f} / {ev.heldout.map50_95:.3f}" for ev in evals])
+    return table
+
+
+def pipeline_table(evals: list[ModelEval]) -> Table:
+    table = Table(title="流水线评估 · pipeline (tiling, merging, second look, incidents) on a held-out synthetic city: "
+                        "recall / precision (planted, alerts)")
+    table.add_column("class")
+    for ev in evals:
+        table.add_column(ev.version, justify="right")
+    for code in sorted({c for ev in evals for c in ev.pipeline}):
+        cells = []
+        for ev in evals:
+            r = ev.pipeline.get(code)
+            cells.append("—" if r is None else f"{_f(r['recall'])} / {_f(r['precision'])} ({r['planted']}, {r['alerts']})")
+        table.add_row(code, *cells)
+    return table
+
+
+def calibration_table(ev: ModelEval) -> Table:
+    cal = ev.calibration
+    table = Table(title=f"阈值校准 · thresholds calibrated for {ev.version} (alert precision ≥ {cal['precision_target']}, "
+                        f"{cal['photos']} photos of city seed {cal['city_seed']})")
+    for col in ("class", "old", "new"):
+        table.add_column(col, justify="right" if col != "class" else "left")
+    for code, new in cal["new"].items():
+        table.add_row(code, f"{cal['old'][code]:.3f}", f"{new:.3f}")
+    return table
+
+
 def eval_command(
-    real: Path = typer.Option(..., "--real", help="real labelled dev set (YOLO folder with manifest.yaml)"),
-    model: Path = typer.Option(None, help="model card to judge (default: the shipped model)"),
-    baseline: Path = typer.Option(None, help="model card to compare with (default: the previously shipped model)"),
+    model: Path = typer.Argument(None, help="model card to judge (default: the registry's current model)"),
+    data: Path = typer.Option(None, "--data", help="a `patrol dataset build` folder: mAP on its held-out split"),
+    real: Path = typer.Option(None, "--real", help="real labelled dev set (YOLO folder with manifest.yaml)"),
+    city_m: float = typer.Option(0.0, "--city-m", help="fly a held-out synthetic city this many metres square for "
+                                                      "pipeline-level figures (0: skip)"),
+    calibrate: bool = typer.Option(False, "--calibrate", help="re-calibrate the model's thresholds first (needs --city-m)"),
+    baseline: Path = typer.Option(None, help="model card to compare with (default: the registry's current model)"),
+    models: Path = typer.Option(MODELS_DIR, "--models", help="registry folder"),
     backend: str = typer.Option("auto", help="auto, onnxruntime, openvino or cuda"),
     json_out: Path = typer.Option(None, "--json", help="write the figures as JSON here"),
 ) -> None:
-    """Score models on real photos: per-class recall/precision, false alarms per km² 真实照片评估."""
+    """Score a model against the current one: held-out mAP, real photos, pipeline; record it in the card 模型评估."""
     from detector.datasets import DatasetError
 
     try:
-        run_eval(real, evaluate_cmd_models(model, baseline), backend, json_out)
-    except (DatasetError, ValueError, FileNotFoundError) as exc:
+        if data is None and real is None and not city_m:
+            raise ValueError("nothing to evaluate on: give --data, --real and/or --city-m")
+        if calibrate and not city_m:
+            raise ValueError("--calibrate: needs --city-m (thresholds are calibrated on whole photos of a city)")
+        cards = evaluate_cmd_models(model, baseline, models)
+        city = CitySpec(size_m=city_m) if city_m else None
+        with Status("evaluating 评估中 …", console=console):
+            evals = [evaluate_model(c, data, real, city, calibrate and k == 0, backend) for k, c in enumerate(cards)]
+    except (DatasetError, CardError, RegistryError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if evals[0].calibration:
+        console.print(calibration_table(evals[0]))
+    if evals[0].heldout:
+        console.print(heldout_table(evals))
+    if evals[0].real:
+        console.print(report([ev.real for ev in evals]))
+    if evals[0].pipeline is not None:
+        console.print(pipeline_table(evals))
+    console.print(f"recorded in {', '.join(str(e.card) for e in evals)}")
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({
+            "models": [{"card": str(e.card), "version": e.version, "evaluations": e.evaluations,
+                        **({"real": e.real.to_json(), "targets": targets(e.real)} if e.real else {})} for e in evals]},
+            indent=2, ensure_ascii=False), encoding="utf-8")

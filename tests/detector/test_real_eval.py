@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from detector import CameraModel, CameraPose
+from detector.card import load_card
 from detector.datasets import Box, LabelledImage, Source, write_yolo
 from detector.detect import DEFAULT_MODEL, Detector, DetectorSettings
 from detector.real_eval import evaluate, match
@@ -64,13 +65,20 @@ def test_evaluation_agrees_with_the_detector_on_rendered_truth(synth_dev: Path) 
 
 
 def test_eval_command_compares_two_models_and_writes_json(synth_dev: Path, tmp_path: Path) -> None:
+    import shutil
+
+    for suffix in (".yaml", ".onnx"):  # a registry of its own: eval records its figures in the card
+        shutil.copyfile(DEFAULT_MODEL.with_suffix(suffix), tmp_path / DEFAULT_MODEL.with_suffix(suffix).name)
+    card = tmp_path / DEFAULT_MODEL.name
     out = tmp_path / "eval.json"
-    res = CliRunner().invoke(app, ["eval", "--real", str(synth_dev), "--baseline", str(DEFAULT_MODEL),
-                                   "--backend", "onnxruntime", "--json", str(out)])
+    res = CliRunner().invoke(app, ["eval", str(card), "--real", str(synth_dev), "--baseline", str(card),
+                                   "--models", str(tmp_path), "--backend", "onnxruntime", "--json", str(out)])
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     assert len(doc["models"]) == 1  # the same card twice is run once
-    assert set(doc["models"][0]["classes"]) == set(TAXONOMY)
+    assert set(doc["models"][0]["real"]["classes"]) == set(TAXONOMY)
+    (key, rec), = [(k, v) for k, v in load_card(card).evaluations.items() if k.startswith("real:")]
+    assert rec["images"] == 2 and set(rec["per_class"]) == set(TAXONOMY)
 
 
 def test_eval_refuses_a_training_split(tmp_path: Path, synth_dev: Path) -> None:
@@ -78,7 +86,7 @@ def test_eval_refuses_a_training_split(tmp_path: Path, synth_dev: Path) -> None:
     bad = tmp_path / "train_set"
     bad.mkdir()
     (bad / "manifest.yaml").write_text(manifest.replace("split: dev", "split: train"))
-    res = CliRunner().invoke(app, ["eval", "--real", str(bad), "--backend", "onnxruntime"])
+    res = CliRunner().invoke(app, ["eval", str(DEFAULT_MODEL), "--real", str(bad), "--backend", "onnxruntime"])
     assert res.exit_code == 2 and "split" in res.output
 
 
