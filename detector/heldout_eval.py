@@ -78,9 +78,9 @@ def predict(backend: Backend, image_rgb: np.ndarray) -> tuple[np.ndarray, np.nda
     canvas = np.full((ph, pw, 3), 114, np.uint8)
     canvas[:h, :w] = image_rgb
     out = backend.run(np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0)
-    boxes, scores, classes = decode(out[0], CONF_MIN)
-    keep = nms(boxes, scores, classes)
-    return boxes[keep], scores[keep], classes[keep]
+    found = decode(out[0], CONF_MIN)
+    keep = nms(found.boxes, found.scores, found.classes)
+    return found.boxes[keep], found.scores[keep], found.classes[keep]
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
