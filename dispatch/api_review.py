@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dispatch.api_alerts import BINARY, JPEGResponse
-from dispatch.deps import Bearer, Svc, errors, unauthorized
+from dispatch.deps import PROBLEM, Bearer, Svc, errors, unauthorized
 from dispatch.review import QueueFilter, VerdictIn, VerdictRefused
 from dispatch.schemas import ImageRef, Number, Text
 
@@ -78,7 +78,8 @@ def queue(who: Who, svc: Svc, f: Annotated[QueueFilter, Depends(queue_filter)]) 
 
 
 @router.get("/labels", summary="Reviewed evidence as training labels (analysts only)",
-            responses={403: {"description": "a department token: labels are for the city's analysts"}, **errors(422)})
+            responses={403: {"description": "a department token: labels are for the city's analysts", "content": PROBLEM},
+                       **errors(422)})
 def labels(who: Annotated[Reviewer, Depends(analyst)], svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 500,
            offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
     return {"labels": svc.review.labels(limit, offset)}
