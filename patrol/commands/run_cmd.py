@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.live import Live
 
 console = Console()
 
@@ -28,12 +27,10 @@ def run(
 ) -> None:
     """Fly the plan with the drones in CONFIG; every photo is detected and its sightings posted to dispatch."""
     from detector.detect import DEFAULT_MODEL
-    from flight.fleet.api import run_fleet
     from flight.planner import Plan, plan_patrol
     from patrol.commands.config_cmd import load_or_exit
-    from patrol.fleet_view import refresh_live
     from patrol.pipeline.engines import open_pool
-    from patrol.pipeline.photos import PhotoStage
+    from patrol.pipeline.loop import Reporting, fly_patrol
     from patrol.pipeline.preflight import PreflightError, call_roll, check_dispatch
     from patrol.pipeline.sources import DirectoryCamera
     from shapely.ops import unary_union
@@ -64,16 +61,14 @@ def run(
         raise typer.Exit(2) from exc
     plan = Plan.load(plan_dir) if plan_dir else plan_patrol(city.zones, city.no_fly, city.docks, name=city.info.name_en)
     camera = DirectoryCamera(city.resolve(ops.photos_dir), ops.photo_wait_s)
-    photos = PhotoStage(camera, pool, ops.dispatch_url, ingest_token, unary_union([z.area for z in city.zones]))
-    photos.start()
+    reporting = Reporting(camera, pool, ops.dispatch_url, ingest_token, unary_union([z.area for z in city.zones]))
     console.print(f"flying {len(plan.sorties)} sorties with {len(city.drones)} drones; photos from {camera.root}; "
                   f"detection: {engine}, up to {pool.max_in_flight} photos in flight; sightings to {ops.dispatch_url}")
-
-    with Live(console=console, refresh_per_second=2) as live:
-        result = asyncio.run(run_fleet(plan, list(city.docks), status_port=status_port, on_capture=photos.submit,
-                                       on_start=refresh_live(live)))
-    stats = photos.finish()
-    pool.close()
+    try:
+        outcome = fly_patrol(plan, list(city.docks), reporting, console=console, status_port=status_port)
+    finally:
+        pool.close()
+    result, stats = outcome.fleet, outcome.photos
     console.print(f"landed: {sum(o.state == 'landed' for o in result.outcomes)}/{len(result.outcomes)} sorties · "
                   f"photos {stats.photos} · sightings posted {stats.sightings} · refused by dispatch {stats.refused} · "
                   f"photo errors {len(stats.errors)}")

@@ -8,16 +8,12 @@ webhooks to one local receiver standing in for every department → score agains
 
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
+from rich.console import Console
 from shapely.geometry import LineString
 from shapely.ops import unary_union
 
@@ -29,7 +25,6 @@ from dispatch.departments import with_webhook_base
 from dispatch.receiver import WebhookReceiver
 from dispatch.server import BackgroundServer
 from dispatch.settings import IncidentWindows, Settings
-from flight.fleet.api import run_fleet
 from flight.fleet.result import FleetResult
 from flight.mavlink.clock import ScaledClock
 from flight.planner import Plan, plan_patrol
@@ -41,8 +36,8 @@ from patrol.demo.pose_errors import PROFILES, ReportedPoses
 from patrol.demo.result import AlertRecord, DemoResult, FleetEvent
 from patrol.demo.truth import expected_department, planted_in
 from patrol.evaluation import Reported, duplicate_alerts, score
-from patrol.fleet_view import fleet_table, refresh_live
-from patrol.pipeline.photos import PhotoStage, PhotoStats
+from patrol.pipeline.loop import Reporting, fly_patrol
+from patrol.pipeline.photos import PhotoStats
 from patrol.pipeline.sources import SyntheticCamera
 
 DELIVERY_WAIT_S = 60.0
@@ -116,48 +111,27 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
                         clock=clock.utc, windows=windows)
     server = BackgroundServer(create_app(settings))
     server.start()
-    zone_mask = unary_union([z.area for z in zones])
     camera = SyntheticCamera(world, opts.work_dir / "photos", opts.render_scale)
     if profile:
         camera = ReportedPoses(camera, profile, seed=opts.seed)
-    photos = PhotoStage(camera, detector, server.url, creds.ingest_token, zone_mask, clock=clock.utc)
-    photos.start()
+    reporting = Reporting(camera, detector, server.url, creds.ingest_token, unary_union([z.area for z in zones]))
+    faults = dict([sag_victim(plan)]) if opts.battery_sag else {}
     t = _timed(opts, "start services", t)
     try:
-        # the fleet's event loop gets a thread of its own, so the demo also runs from inside code
-        # that already holds a loop on this thread (a notebook, Playwright's sync API in tests)
-        with ThreadPoolExecutor(1, thread_name_prefix="fleet") as pool:
-            fleet = pool.submit(asyncio.run, _fly(plan, docks, clock, photos, receiver, opts, console)).result()
-        t = _timed(opts, "fly", t)
-        stats = photos.finish()
-        t = _timed(opts, "photos after landing", t)
+        outcome = fly_patrol(plan, docks, reporting, console=console, clock=clock,
+                             sim=SimSetup(speed=opts.speed, faults=faults), live=opts.live,
+                             totals=lambda: [f"[bold]{len(receiver.received)}[/] alerts delivered 已推送告警"])
+        opts.stage_s.update({"fly": outcome.fly_s, "photos after landing": outcome.drain_s})
+        t = time.perf_counter()
         _wait_delivered(server.url, creds.admin_token)
-        alerts = _collect_alerts(city, server.url, creds, receiver, stats)
+        alerts = _collect_alerts(city, server.url, creds, receiver, outcome.photos)
         t = _timed(opts, "deliver", t)
     finally:
         server.stop()
         receiver.stop()
     scores = score(planted, [Reported(a.incident_id, a.type, a.lon, a.lat) for a in alerts], city.frame)
-    return _result(city, zones, docks, plan, fleet, stats, planted, alerts, scores, opts, time.perf_counter() - t_start, clock)
-
-
-async def _fly(plan: Plan, docks, clock: ScaledClock, photos: PhotoStage, receiver: WebhookReceiver,
-               opts: DemoOptions, console: Console) -> FleetResult:
-    faults = dict([sag_victim(plan)]) if opts.battery_sag else {}
-    sim = SimSetup(speed=opts.speed, faults=faults)
-    if not opts.live:
-        return await run_fleet(plan, docks, clock=clock, sim=sim, on_capture=photos.submit)
-
-    def view(snapshot: dict) -> Group:
-        s = photos.stats
-        totals = Table.grid(padding=(0, 3))
-        totals.add_row(f"[bold]{s.photos}[/] photos processed 已处理照片", f"[bold]{photos.backlog}[/] queued 排队",
-                       f"[bold]{s.sightings}[/] sightings 目击", f"[bold]{len(receiver.received)}[/] alerts delivered 已推送告警")
-        return Group(fleet_table(snapshot), totals)
-
-    with Live(console=console, refresh_per_second=4) as live:
-        return await run_fleet(plan, docks, clock=clock, sim=sim, on_capture=photos.submit,
-                               on_start=refresh_live(live, view))
+    return _result(city, zones, docks, plan, outcome.fleet, outcome.photos, planted, alerts, scores, opts,
+                   time.perf_counter() - t_start, clock)
 
 
 def _wait_delivered(url: str, admin_token: str) -> None:
