@@ -16,7 +16,7 @@ from dispatch.credentials import Credentials, digest, new_token
 from dispatch.departments import Department
 from dispatch.models import AccountRow
 from dispatch.schemas import is_storable
-from dispatch.store import Writers
+from dispatch.store import Writers, hold_startup_lock
 from dispatch.views import iso
 
 SHARED_LOGIN = "department"  # the credentials file's department token: a login shared by the department
@@ -49,6 +49,7 @@ class Accounts:
         """Each department's shared login takes the credentials file's token (a new file → new token)."""
         now = self.clock()
         with self.writers.begin() as s:
+            hold_startup_lock(s)
             for dept_id in self.departments:
                 want = credentials.departments[dept_id].token_sha256
                 row = s.scalar(select(AccountRow).where(AccountRow.department_id == dept_id, AccountRow.login == SHARED_LOGIN))

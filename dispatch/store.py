@@ -9,11 +9,11 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-MIGRATE_LOCK_ID = 6_000_018  # PostgreSQL advisory lock: replicas starting together migrate one after another
+STARTUP_LOCK_ID = 6_000_018  # PostgreSQL advisory lock: replicas starting together migrate and seed one after another
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -50,10 +50,18 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_ID})
+        hold_startup_lock(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def hold_startup_lock(conn: Connection | Session) -> None:
+    """Until this transaction ends, no other replica migrates or seeds (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already lets one writer in at a time): two replicas starting together must not
+    both find a row missing and both insert it."""
+    dialect = conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect
+    if dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STARTUP_LOCK_ID})
 
 
 class Writers:

@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 
 from dispatch.credentials import Credentials, new_webhook_secret
 from dispatch.models import WebhookSecretRow
-from dispatch.store import Writers
+from dispatch.store import Writers, hold_startup_lock
 from dispatch.views import iso
 
 REFRESH_S = 5.0  # another replica's rotation is seen this soon (both secrets sign meanwhile, so nothing breaks)
@@ -45,6 +45,7 @@ class WebhookSecrets:
         """A department with no secret in the store yet starts with the credentials file's."""
         now = self.clock()
         with self.writers.begin() as s:
+            hold_startup_lock(s)
             known = set(s.scalars(select(WebhookSecretRow.department_id).distinct()))
             s.add_all(WebhookSecretRow(department_id=d, secret=c.webhook_secret, created_at=now)
                       for d, c in credentials.departments.items() if d not in known)
