@@ -46,9 +46,46 @@ class DroneSpec:
                              f"{self.cruise_speed_m_s}; expected a transit speed at least the survey speed")
 
     @property
+    def battery(self) -> "Battery":
+        return Battery(self.usable_flight_time_min * 60.0, self.reserve_min * 60.0, self.wind_margin)
+
+    @property
     def flight_budget_s(self) -> float:
         """Seconds a sortie may last: usable time less reserve, shrunk by the wind margin."""
-        return (self.usable_flight_time_min - self.reserve_min) * 60.0 * (1.0 - self.wind_margin)
+        return self.battery.budget_s
+
+
+@dataclass(frozen=True)
+class Battery:
+    """A drone model's battery, read one way by the planner (how long a sortie may be), the fleet
+    controller (when to launch, when to turn home) and the simulator (when its failsafe fires).
+
+    A full charge is `full_s` of flight, drawn linearly. `reserve_s` is left on landing and never
+    planned; the wind margin is kept in hand against headwind, so the controller allows for it both
+    when charging for a sortie and when judging the way home. A sortie the plan sized
+    (duration ≤ budget) and launched at `launch_pct(duration)` reaches its dock with ≥ the reserve
+    and never crosses `return_pct`, however far out it is.
+    """
+
+    full_s: float
+    reserve_s: float
+    wind_margin: float
+
+    @property
+    def budget_s(self) -> float:
+        return (self.full_s - self.reserve_s) * (1.0 - self.wind_margin)
+
+    @property
+    def reserve_pct(self) -> float:
+        return 100.0 * self.reserve_s / self.full_s
+
+    def launch_pct(self, duration_s: float) -> float:
+        """Charge (%) to take off with for a sortie planned to last `duration_s`."""
+        return min(100.0, 100.0 * (duration_s / (1.0 - self.wind_margin) + self.reserve_s) / self.full_s)
+
+    def return_pct(self, home_s: float) -> float:
+        """Below this charge (%) a drone `home_s` of flight from its dock must turn home now."""
+        return 100.0 * (home_s / (1.0 - self.wind_margin) + self.reserve_s) / self.full_s
 
 
 @dataclass(frozen=True)

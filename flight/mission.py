@@ -46,7 +46,12 @@ class SurveyLane:
 
 @dataclass
 class Sortie:
-    """One battery's worth of flight: take off from a dock, survey, come back to it."""
+    """One battery's worth of flight: take off from a dock, survey, come back to it.
+
+    `gsd_cm` and `strip_spacing_m` are the survey it flies (with the altitude, footprint and
+    trigger distance). A re-planned sortie names the sortie whose unflown part it flies in
+    `replaces`, and why that one stopped in `replan_reason`.
+    """
 
     id: str
     dock_id: str
@@ -57,11 +62,14 @@ class Sortie:
     start_s: float | None = None
     photo_count: int = 0
     trigger_distance_m: float = 0.0
-    meta: dict = field(default_factory=dict)
     altitude_agl_m: float = 0.0
     footprint_m: tuple[float, float] = (0.0, 0.0)
     sweep_s: float = 0.0
     lanes: list[SurveyLane] = field(default_factory=list)
+    gsd_cm: float = 0.0
+    strip_spacing_m: float = 0.0
+    replaces: str | None = None
+    replan_reason: str = ""
 
     def unflown_lanes(self, last_item: int) -> list[SurveyLane]:
         """Strips not yet fully photographed when the drone stopped after item `last_item`."""

@@ -41,6 +41,7 @@ from flight.ops.sweep import SweepPlan, SweepPlanner, load_points
 from flight.ops.world import World
 from flight.sim.survey import square_zone
 from flight.sim.swarm import SimSetup
+from patrol.rehearsal import SimulatedFleet
 from patrol.config import load_city
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +95,7 @@ async def fly(args, city, points, area, world: World, settings: FleetSettings) -
     for old in work.glob("bench_emergency.sqlite*"):
         old.unlink()
     captures: list = []
-    async with open_fleet(list(city.docks), clock, sim=SimSetup(speed=args.speed, ekf_ready_s=5.0),
+    async with open_fleet(list(city.docks), clock, vehicles=SimulatedFleet(SimSetup(speed=args.speed, ekf_ready_s=5.0)),
                           settings=settings) as fleet:
         store = TaskStore(work / "bench_emergency.sqlite")
         service = OpsService(world, fleet, store, clock, OpsSettings(type_codes=city.taxonomy.codes),

@@ -1,8 +1,11 @@
 """The fleet controller: hands sorties to drones, flies them, and recovers from what goes wrong.
 
-Low battery → RTL and the unflown rest re-planned for another drone; link lost → stale, keep
-listening, carry on when it comes back (the autopilot keeps flying); no heartbeat for
-`failed_after_s` or a crash → drone failed, its remaining coverage reassigned.
+Low battery (below what the way home takes, by the drone model's `Battery`) → RTL and the
+unflown rest re-planned for another drone; link lost → stale, keep listening, carry on when it
+comes back (the autopilot keeps flying); no heartbeat for `failed_after_s` or a crash → drone
+failed, its remaining coverage and its queue re-planned. A sortie a drone cannot upload or launch
+goes back to the pool for the others; one every live drone refused is left unflown, with each
+drone's reason. Re-plans are awaited in tasks of their own, so the links never wait on them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 from collections import defaultdict
+from dataclasses import replace
 from typing import Callable
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
@@ -19,29 +24,31 @@ from detector.capture import Capture
 from flight.assets import Drone
 from flight.fleet.captures import capture_from_message
 from flight.fleet.hub import DroneLink, LinkHub
-from flight.fleet.recovery import Replanner, leg_start, remainder_sortie
+from flight.fleet.recovery import Replanner, Stop, leg_start, remainder_replanner
 from flight.fleet.result import FleetResult, Replan, SortieOutcome
 from flight.fleet.sortie import (RETURN_COMMANDS, FleetSettings, SortieRun, SortieState, launch, redirect,
                                  upload_verified)
 from flight.mavlink import commands
 from flight.mavlink.clock import Clock
-from flight.mavlink.errors import MavlinkError
+from flight.mavlink.errors import MavlinkError, ProtocolTimeout
 from flight.mission import Sortie
 
 log = logging.getLogger(__name__)
 CaptureSink = Callable[[Capture], object]
 RunListener = Callable[[SortieRun], None]
 ACTIVE = (SortieState.LAUNCHED, SortieState.SURVEYING, SortieState.RETURNING)
+FETCH_ROUNDS, FETCH_WAIT_S = 3, 4.0  # asking again for photo records lost on the link, after landing
+TIMEOUT_TRIES = 3  # a drone that does not answer a sortie's transfer this often has refused it
 
 
 class FleetController:
     def __init__(self, drones: list[Drone], clock: Clock, settings: FleetSettings | None = None,
-                 on_capture: CaptureSink | None = None, replanner: Replanner = remainder_sortie,
+                 on_capture: CaptureSink | None = None, replanner: Replanner = remainder_replanner,
                  dock_of: dict[str, str] | None = None) -> None:
         self.clock = clock
         self.settings = settings or FleetSettings()
         self.drone_list = list(drones)
-        self.hub = LinkHub(drones, clock, self.settings.stale_after_s)
+        self.hub = LinkHub(drones, clock, self.settings.stale_after_s, self.settings.stream_scale)
         self.hub.listeners.append(self._on_message)
         self.on_capture = on_capture
         self.replanner = replanner
@@ -54,7 +61,18 @@ class FleetController:
         self.replans: list[Replan] = []
         self.failed: set[str] = set()
         self._seen_images: dict[str, set[int]] = defaultdict(set)
+        self._image_top: dict[str, int] = {}  # drone → highest image index heard
+        self._first_image: dict[int, int] = {}  # run id → the image index its first photo takes
         self._capture_item: dict[str, tuple[int, float, float]] = {}  # run id → (last_item, lat, lon)
+        self.refused: dict[str, dict[str, str]] = defaultdict(dict)  # sortie id → drone → why it could not fly it
+        self._timeouts: dict[tuple[str, str], int] = defaultdict(int)  # (sortie, drone) → transfers unanswered
+        self._handed_back_by: dict[str, str] = {}  # re-planned sortie id → the drone that stopped short
+        self._replanning = 0
+        self.lost_to_silence: set[str] = set()  # failed for want of heartbeats: may be heard again
+        self.rejoined: list[str] = []  # drones that came back after being given up
+        self.heard_while_replanning = 0  # messages taken in while a re-plan was running
+        self.heartbeat_gap_while_replanning_s = 0.0  # longest wait for a drone's next heartbeat then (clock s)
+        self._heartbeat_at: dict[str, float] = {}
         self._changed = asyncio.Event()
         self._background: set[asyncio.Task] = set()
         self.status_url: str | None = None
@@ -144,8 +162,16 @@ class FleetController:
                                   len(r.sortie.items), r.captures,
                                   r.started.isoformat() if r.started else None,
                                   r.ended.isoformat() if r.ended else None) for r in self.runs]
-        return FleetResult(outcomes, list(self.captures), dict(self.tracks), list(self.replans),
-                           [s.id for s in self.pending], sorted(self.failed), self.hub.counters())
+        unflown = [s.id for s in self.pending]
+        return FleetResult(outcomes, list(self.captures), dict(self.tracks), list(self.replans), unflown,
+                           sorted(self.failed), self.hub.counters(),
+                           {sid: self._unflown_reasons(sid) for sid in unflown}, self.heard_while_replanning,
+                           self.heartbeat_gap_while_replanning_s, list(self.rejoined))
+
+    def _unflown_reasons(self, sortie_id: str) -> dict[str, str]:
+        why = {d: "drone failed" for d in self.failed}
+        why.update(self.refused.get(sortie_id, {}))
+        return why
 
     def snapshot(self) -> dict:
         """Live view for `patrol status` and the rich table."""
@@ -170,10 +196,9 @@ class FleetController:
     def _take(self, drone_id: str) -> Sortie | None:
         if drone_id in self.held and not self.hub.drones[drone_id].state.armed:
             return None  # (a drone handed over in the air still takes the sortie preempt() gave it)
-        mine = [s for s in self.pending if s.drone_id == drone_id]
-        others_alive = len(self._live_drones()) > 1
-        free = [s for s in self.pending if s.drone_id is None
-                and not (others_alive and s.meta.get("interrupted_drone") == drone_id)]
+        live = self._live_drones()
+        mine = [s for s in self.pending if s.drone_id == drone_id and drone_id not in self.refused.get(s.id, {})]
+        free = [s for s in self.pending if s.drone_id is None and self._may_take(drone_id, s, live)]
         home = self.dock_of.get(drone_id)
         free.sort(key=lambda s: s.dock_id != home)
         pick = (mine or free or [None])[0]
@@ -181,11 +206,24 @@ class FleetController:
             self.pending.remove(pick)
         return pick
 
-    def _done(self) -> bool:
-        if self.active or self.standing:
+    def _may_take(self, drone_id: str, sortie: Sortie, live: list[str]) -> bool:
+        """A free sortie is sized for the flight from its dock: that dock's drones fly it while it has
+        any left, others only then; the drone that handed it back comes after the others."""
+        if drone_id in self.refused.get(sortie.id, {}):
             return False
-        live = set(self._live_drones())
-        return not any(s.drone_id is None or s.drone_id in live for s in self.pending)
+        crew = [d for d in live if self.dock_of.get(d) == sortie.dock_id] or live
+        if drone_id not in crew:
+            return False
+        return self._handed_back_by.get(sortie.id) != drone_id or \
+            all(d == drone_id or d in self.refused.get(sortie.id, {}) for d in crew)
+
+    def _done(self) -> bool:
+        if self.active or self.standing or self._replanning:
+            return False
+        live = self._live_drones()
+        return not any((s.drone_id in live and s.drone_id not in self.refused.get(s.id, {}))
+                       or (s.drone_id is None and any(self._may_take(d, s, live) for d in live))
+                       for s in self.pending)
 
     def _notify(self) -> None:
         self._changed.set()
@@ -193,7 +231,12 @@ class FleetController:
 
     async def _worker(self, drone_id: str) -> None:
         dl = self.hub.drones[drone_id]
-        while drone_id not in self.failed:
+        while True:
+            if drone_id in self.failed and not self._rejoined(dl):
+                if self._done():
+                    return
+                await self.clock.sleep(5.0)
+                continue
             sortie = self._take(drone_id)
             if sortie is None:
                 if self._done() or (not self.standing and drone_id in self.held and not dl.state.armed):
@@ -206,6 +249,7 @@ class FleetController:
                 continue
             run = SortieRun(sortie, drone_id, started=self.clock.utc())
             self.runs.append(run)
+            self._first_image[id(run)] = self._image_top.get(drone_id, -1) + 1
             self.active[drone_id] = run
             try:
                 await self._fly(dl, run)
@@ -218,18 +262,37 @@ class FleetController:
                     listener(run)
                 self._notify()
 
-    def _release(self, sortie: Sortie, drone_id: str) -> None:
-        """Give an unflown sortie back to the pool for any other drone."""
-        meta = {**sortie.meta, "interrupted_drone": drone_id}
-        self.pending.append(Sortie(**{**sortie.__dict__, "drone_id": None, "meta": meta}))
+    def _rejoined(self, dl: DroneLink) -> bool:
+        """A drone given up for silence that is heard again, on the ground, disarmed and not crashed,
+        flies again (what it was flying has been re-planned already)."""
+        state = dl.state
+        if dl.drone.id not in self.lost_to_silence or state.stale or state.armed or state.crashed \
+                or state.last_heartbeat is None or self.clock.now() - state.last_heartbeat > self.settings.stale_after_s:
+            return False
+        self.failed.discard(dl.drone.id)
+        self.lost_to_silence.discard(dl.drone.id)
+        self.rejoined.append(dl.drone.id)
+        log.warning("%s is heard again, landed: back in the fleet", dl.drone.id)
+        return True
+
+    def _release(self, sortie: Sortie, drone_id: str, exc: MavlinkError, during: str) -> None:
+        """Give a sortie this drone could not fly back to the pool: another drone tries it. A vehicle
+        that said no has refused it; one that did not answer may try again, TIMEOUT_TRIES times."""
+        tries = self._timeouts[(sortie.id, drone_id)] = self._timeouts[(sortie.id, drone_id)] + 1
+        unanswered = isinstance(exc, ProtocolTimeout) or \
+            getattr(exc, "result", None) == mavlink.MAV_MISSION_OPERATION_CANCELLED  # the vehicle gave up waiting
+        if not unanswered or tries >= TIMEOUT_TRIES:
+            self.refused[sortie.id][drone_id] = f"{during}: {exc}"
+        self.pending.append(replace(sortie, drone_id=None))
         self._notify()
 
-    def _fail_drone(self, drone_id: str) -> None:
+    def _fail_drone(self, drone_id: str) -> list[Sortie]:
+        """Mark the drone failed; returns (and takes out of the queue) the sorties queued for it."""
         self.failed.add(drone_id)
-        for i, s in enumerate(self.pending):
-            if s.drone_id == drone_id:
-                self.pending[i] = Sortie(**{**s.__dict__, "drone_id": None})
+        queued = [s for s in self.pending if s.drone_id == drone_id]
+        self.pending = [s for s in self.pending if s.drone_id != drone_id]
         self._notify()
+        return queued
 
     # ---- one sortie ------------------------------------------------------------------------
     async def _fly(self, dl: DroneLink, run: SortieRun) -> None:
@@ -237,21 +300,23 @@ class FleetController:
         airborne = dl.state.armed  # handed over in the air by preempt(): hold position, re-task, go on
         try:
             if airborne:
-                await commands.set_mode(dl.channel, dl.state.flavour, "GUIDED")
+                await commands.set_mode(dl.channel, dl.state.flavour, "GUIDED", timeout_s=s.timing.timeout_s)
             else:
-                await self._wait_ready(dl)
+                await self._wait_ready(dl, run.sortie)
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, str(exc), self.clock.utc())
-            self._release(run.sortie, dl.drone.id)
+            self._release(run.sortie, dl.drone.id, exc, "ready")
             if airborne:
                 return await self._home_after_abort(dl)
-            self._fail_drone(dl.drone.id)
+            queued = self._fail_drone(dl.drone.id)
+            self.pending.extend(replace(q, drone_id=None) for q in queued)
             return
         run.to(SortieState.UPLOADING)
         try:
             items = await upload_verified(dl, run.sortie, s)
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, f"upload: {exc}", self.clock.utc())
+            self._release(run.sortie, dl.drone.id, exc, "upload")
             if airborne:
                 await self._home_after_abort(dl)
             return
@@ -262,7 +327,7 @@ class FleetController:
             await (redirect(dl) if airborne else launch(dl, self.clock, s))
         except MavlinkError as exc:
             run.to(SortieState.ABORTED, f"launch: {exc}", self.clock.utc())
-            self._release(run.sortie, dl.drone.id)
+            self._release(run.sortie, dl.drone.id, exc, "launch")
             if airborne:
                 await self._home_after_abort(dl)
             return
@@ -270,9 +335,10 @@ class FleetController:
         run.offset = len(items) - len(run.sortie.items)
         await self._watch(dl, run)
 
-    async def _wait_ready(self, dl: DroneLink) -> None:
-        """Heard from, and charged enough to fly."""
+    async def _wait_ready(self, dl: DroneLink, sortie: Sortie) -> None:
+        """Heard from, and charged enough to fly this sortie as planned (the drone model's `Battery`)."""
         s, state = self.settings, dl.state
+        need = dl.drone.spec.battery.launch_pct(sortie.duration_s)
         deadline = self.clock.now() + s.failed_after_s
         while state.last_heartbeat is None or state.stale:
             if self.clock.now() > deadline:
@@ -280,10 +346,10 @@ class FleetController:
                                    f"system {dl.drone.system_id}) for {s.failed_after_s:.0f} s")
             await self.clock.sleep(1.0)
         deadline = self.clock.now() + s.charge_timeout_s
-        while state.battery_pct is None or state.battery_pct < s.launch_battery_pct:
+        while state.battery_pct is None or state.battery_pct < need:
             if self.clock.now() > deadline:
-                raise MavlinkError(f"{dl.drone.id} battery {state.battery_pct}% never reached "
-                                   f"{s.launch_battery_pct:.0f}%")
+                raise MavlinkError(f"{dl.drone.id} battery {state.battery_pct}% never reached the {need:.0f}% "
+                                   f"sortie {sortie.id} needs")
             await self.clock.sleep(5.0)
 
     async def _watch(self, dl: DroneLink, run: SortieRun) -> None:
@@ -296,6 +362,7 @@ class FleetController:
             await self.clock.sleep(0.5)
             now = self.clock.now()
             if state.last_heartbeat is not None and now - state.last_heartbeat > s.failed_after_s:
+                self.lost_to_silence.add(dl.drone.id)
                 return self._lost(dl, run, f"no heartbeat for {now - state.last_heartbeat:.0f} s")
             if state.crashed:
                 return self._lost(dl, run, f"crash: {state.last_text('Crash')}")
@@ -309,7 +376,7 @@ class FleetController:
             elif state.last_reached - offset > run.last_item:
                 run.last_item = min(state.last_reached - offset, n - 1)
             if seen_armed and not state.armed:
-                await self._fetch_tail_photos(dl, run)
+                await self._fetch_missing(dl, run)
                 if run.interrupted:
                     run.to(SortieState.LANDED, run.interrupted, self.clock.utc())
                 else:
@@ -327,10 +394,10 @@ class FleetController:
                     self._interrupt(dl, run, why)
                 elif state.mode == "AUTO" and state.mission_current - offset >= return_at:
                     run.to(SortieState.RETURNING)
-                elif state.battery_pct is not None and state.battery_pct < s.return_battery_pct \
-                        and run.state == SortieState.SURVEYING:
+                elif run.state == SortieState.SURVEYING and state.battery_pct is not None \
+                        and state.battery_pct < (need := self._return_pct(dl)):
                     self._interrupt(dl, run, f"battery {state.battery_pct}% below return threshold "
-                                             f"{s.return_battery_pct:.0f}%")
+                                             f"{need:.0f}% (the way home and the reserve)")
                     self._spawn(self._rtl(dl))
 
     def _hand_over(self, dl: DroneLink, run: SortieRun) -> None:
@@ -351,11 +418,26 @@ class FleetController:
         while dl.state.armed and self.clock.now() < deadline and dl.drone.id not in self.failed:
             await self.clock.sleep(1.0)
 
+    def _return_pct(self, dl: DroneLink) -> float:
+        """Charge the way home takes from where the drone is, plus the reserve (the drone model)."""
+        state, spec = dl.state, dl.drone.spec
+        home_s = 0.0
+        if state.home is not None and state.lat is not None:
+            lat0, lon0 = state.home[0], state.home[1]
+            dy = (state.lat - lat0) * 111_320.0
+            dx = (state.lon - lon0) * 111_320.0 * math.cos(math.radians(lat0))
+            home_s = math.hypot(dx, dy) / spec.transit_speed_m_s + (state.alt_rel_m or 0.0) / spec.descent_rate_m_s
+        return spec.battery.return_pct(home_s)
+
     async def _rtl(self, dl: DroneLink) -> None:
+        wait = self.settings.timing.timeout_s
         try:
-            await commands.return_to_launch(dl.channel)
+            await commands.return_to_launch(dl.channel, timeout_s=wait)
         except MavlinkError:
-            await commands.set_mode(dl.channel, dl.state.flavour, "RTL")
+            try:
+                await commands.set_mode(dl.channel, dl.state.flavour, "RTL", timeout_s=wait)
+            except MavlinkError as exc:  # it flies on; its mission ends with RTL, its own failsafe with RTL too
+                log.warning("%s did not take RTL: %s", dl.drone.id, exc)
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -371,24 +453,56 @@ class FleetController:
     def _lost(self, dl: DroneLink, run: SortieRun, why: str) -> None:
         run.to(SortieState.FAILED, why, self.clock.utc())
         run.interrupted = why
-        self._fail_drone(dl.drone.id)
-        self._hand_back(dl, run, why)
+        queued = self._fail_drone(dl.drone.id)
+        self._hand_back(dl, run, why, queued)
 
-    def _hand_back(self, dl: DroneLink, run: SortieRun, why: str) -> None:
+    def _hand_back(self, dl: DroneLink, run: SortieRun, why: str, queued: list[Sortie] = ()) -> None:
+        """Re-plan the unflown rest of `run` (and a failed drone's `queued` sorties) in a task."""
         last = self._capture_item.get(id(run))
         items = run.sortie.items
         same_leg = last is not None and leg_start(items, last[0]) == leg_start(items, run.last_item)
         resume_at = (last[1], last[2]) if same_leg else None
-        new = self.replanner(run.sortie, run.last_item, resume_at, why)
-        for sortie in new:
-            sortie.meta["interrupted_drone"] = dl.drone.id
-        self.replans.append(Replan(run.sortie.id, dl.drone.id, why, run.last_item, [x.id for x in new], self.clock.now()))
-        self.pending.extend(new)
-        self._notify()
+        stop = Stop(run.sortie, run.last_item, resume_at, why, self.clock.now(), frozenset(self.failed),
+                    (run.sortie, *queued), frozenset(r.sortie.id for r in self.active.values() if r is not run),
+                    self._progress())
+        replan = Replan(run.sortie.id, dl.drone.id, why, run.last_item, [], stop.now_s)
+        self.replans.append(replan)
+        self._replanning += 1
+        self._spawn(self._replan(stop, replan, dl.drone.id))
+
+    async def _replan(self, stop: Stop, replan: Replan, drone_id: str) -> None:
+        try:
+            try:
+                new = await self.replanner(stop)
+            except Exception:  # a planner bug must not lose the coverage: fly the plain remainder
+                log.exception("re-plan of %s failed; flying its plain remainder", stop.sortie.id)
+                new = await remainder_replanner(stop)
+            for sortie in new:
+                self._handed_back_by[sortie.id] = drone_id
+            replan.new_sorties = [x.id for x in new]
+            replan.done_s = self.clock.now()
+            self.pending.extend(new)
+        finally:
+            self._replanning -= 1
+            self._notify()
+
+    def _progress(self) -> dict[str, int]:
+        """Last item reached of every sortie flown (or being flown) so far."""
+        out: dict[str, int] = {}
+        for r in self.runs:
+            if r.launched:
+                out[r.sortie.id] = max(out.get(r.sortie.id, -1), r.last_item)
+        return out
 
     # ---- messages --------------------------------------------------------------------------
     def _on_message(self, dl: DroneLink, msg) -> None:
         kind = msg.get_type()
+        self.heard_while_replanning += bool(self._replanning)
+        if kind == "HEARTBEAT":
+            now, before = self.clock.now(), self._heartbeat_at.get(dl.drone.id)
+            if self._replanning and before is not None:
+                self.heartbeat_gap_while_replanning_s = max(self.heartbeat_gap_while_replanning_s, now - before)
+            self._heartbeat_at[dl.drone.id] = now
         run = self.active.get(dl.drone.id)
         if run is None or run.state not in ACTIVE:
             return
@@ -405,12 +519,14 @@ class FleetController:
         seen = self._seen_images[dl.drone.id]
         if cap is None or cap.seq in seen:
             return
-        if seen and cap.seq > max(seen) + 1:
-            self._request_missing(dl, range(max(seen) + 1, cap.seq))
+        top = self._image_top.get(dl.drone.id, -1)
+        if seen and cap.seq > top + 1:
+            self._request_missing(dl, range(top + 1, cap.seq))
         seen.add(cap.seq)
+        self._image_top[dl.drone.id] = max(top, cap.seq)
         self.captures.append(cap)
         run.captures += 1
-        if cap.seq == max(seen):
+        if cap.seq > top:
             leg = max(run.last_item, min(dl.state.last_reached - run.offset, len(run.sortie.items) - 1))
             self._capture_item[id(run)] = (leg, cap.pose.lat, cap.pose.lon)
         if self.on_capture is not None:
@@ -422,18 +538,21 @@ class FleetController:
             if inspect.isawaitable(out):
                 self._spawn(out)
 
-    async def _fetch_tail_photos(self, dl: DroneLink, run: SortieRun) -> None:
-        """Landed with fewer photos than planned: the last ones may have been lost with no later
-        photo to show the gap, so ask for the records after the last one seen, then wait a moment."""
-        short = run.sortie.photo_count - run.captures
-        if run.interrupted or short <= 0:
-            return
+    async def _fetch_missing(self, dl: DroneLink, run: SortieRun) -> None:
+        """On landing, ask again for photos whose messages were lost: a gap, or a sortie's last ones
+        (no later photo shows they are missing). A few rounds, then what came is what there is."""
+        first = self._first_image.setdefault(id(run), 0)
         seen = self._seen_images[dl.drone.id]
-        first = max(seen) + 1 if seen else 0
-        self._request_missing(dl, range(first, first + short))
-        await self.clock.sleep(2.0)
+        for _ in range(FETCH_ROUNDS):
+            top = self._image_top.get(dl.drone.id, first - 1)
+            planned = 0 if run.interrupted else run.sortie.photo_count
+            missing = [i for i in range(first, max(top + 1, first + planned)) if i not in seen]
+            if not missing:
+                return
+            self._request_missing(dl, missing)
+            await self.clock.sleep(FETCH_WAIT_S)
 
-    def _request_missing(self, dl: DroneLink, indices: range) -> None:
+    def _request_missing(self, dl: DroneLink, indices) -> None:
         """Photos fired during a link outage: ask the camera for their CAMERA_IMAGE_CAPTURED records."""
         ch = dl.channel
         for index in indices:

@@ -43,9 +43,12 @@ class DroneLink:
 
 
 class LinkHub:
-    def __init__(self, drones: list[Drone], clock: Clock, stale_after_s: float = 5.0) -> None:
+    def __init__(self, drones: list[Drone], clock: Clock, stale_after_s: float = 5.0, stream_scale: float = 1.0) -> None:
         self.clock = clock
         self.stale_after_s = stale_after_s
+        self.rates = {msg_id: hz * stream_scale for msg_id, hz in STREAMS.items()}
+        # streams are asked for again when positions stop coming: three position intervals
+        self.requery_after_s = 3.0 / self.rates[mavlink.MAVLINK_MSG_ID_GLOBAL_POSITION_INT]
         self.links: dict[str, Link] = {}
         self.drones: dict[str, DroneLink] = {}
         self._route: dict[tuple[int, int], DroneLink] = {}
@@ -100,7 +103,7 @@ class LinkHub:
 
     def _request_streams(self, dl: DroneLink) -> None:
         ch = dl.channel
-        for msg_id, hz in STREAMS.items():
+        for msg_id, hz in self.rates.items():
             ch.send(ch.mav.command_long_encode(ch.system_id, ch.component_id, mavlink.MAV_CMD_SET_MESSAGE_INTERVAL,
                                                0, msg_id, 1e6 / hz, 0, 0, 0, 0, 0))
 
@@ -119,7 +122,7 @@ class LinkHub:
                     continue
                 if now - hb_t > self.stale_after_s:
                     dl.state.stale = True
-                elif dl.position_seen is None or now - dl.position_seen > 3.0:
+                elif dl.position_seen is None or now - dl.position_seen > self.requery_after_s:
                     self._request_streams(dl)  # requests lost, or the vehicle rebooted and forgot them
             await self.clock.sleep(1.0)
 

@@ -9,7 +9,8 @@ stopped (a new flight starts at the autopilot's default speed).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
@@ -17,8 +18,30 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from flight.mission import MissionItem, Sortie
 from flight.planner.items import speed_item
 
-# (interrupted sortie, index of last item reached, (lat, lon) of the last photo or None, reason)
-Replanner = Callable[[Sortie, int, "tuple[float, float] | None", str], "list[Sortie]"]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A sortie that stopped short, and the fleet as the controller saw it at that moment.
+
+    `handed` are the stopped sortie and the queued sorties of a failed drone: the re-plan decides
+    what becomes of them. Every other sortie is flown as it is: `flying` are those in the air,
+    `progress` has the last item reached of each sortie flown (or being flown) so far.
+    """
+
+    sortie: Sortie
+    last_item: int
+    resume_at: tuple[float, float] | None  # (lat, lon) of the last photo on the interrupted leg
+    reason: str
+    now_s: float  # the fleet clock
+    failed: frozenset[str]
+    handed: tuple[Sortie, ...]
+    flying: frozenset[str]
+    progress: Mapping[str, int]
+
+
+# The sorties to fly in place of `stop.handed`. Awaited off the links' path: it may take long.
+Replanner = Callable[[Stop], Awaitable[list[Sortie]]]
 
 _SURVEY = {mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_LOITER_TIME}
 
@@ -40,7 +63,17 @@ def _photographs(items: list[MissionItem]) -> bool:
     return any(it.command == mavlink.MAV_CMD_DO_SET_CAM_TRIGG_DIST and it.param1 > 0 for it in items)
 
 
+async def remainder_replanner(stop: Stop) -> list[Sortie]:
+    """No planner: the stopped sortie's plain remainder, and the failed drone's queue for anyone."""
+    rest = remainder_sortie(stop.sortie, stop.last_item, stop.resume_at, stop.reason)
+    return rest + [replace(s, drone_id=None) for s in stop.handed if s is not stop.sortie]
+
+
 def remainder_sortie(sortie: Sortie, last_item: int, resume_at: tuple[float, float] | None, reason: str) -> list[Sortie]:
+    """The items left after `last_item`, as a sortie of its own (none if only the way home is left).
+
+    Its `duration_s` is the stopped sortie's: flying straight to the resume point is no longer
+    than the way it was reached, so a drone charged for that much has the battery for the rest."""
     items = sortie.items
     rest = items[last_item + 1:]
     active = 0.0
@@ -66,9 +99,8 @@ def remainder_sortie(sortie: Sortie, last_item: int, resume_at: tuple[float, flo
     if in_force is not None:
         head.append(speed_item(in_force))
     head.append(_trigger(active))
-    part = int(sortie.meta.get("part", 0)) + 1
-    base = sortie.meta.get("origin", sortie.id)
-    meta = {**sortie.meta, "origin": base, "part": part, "replanned_from": sortie.id, "reason": reason}
-    left = len(rest) / max(1, len(items))
-    return [replace(sortie, id=f"{base}.r{part}", items=head + rest, drone_id=None, start_s=None,
-                    duration_s=sortie.duration_s * left, photo_count=0, meta=meta)]
+    base, _, part = sortie.id.rpartition(".r")  # ids this function made: origin.rN
+    if not (base and part.isdigit()):
+        base, part = sortie.id, "0"
+    return [replace(sortie, id=f"{base}.r{int(part) + 1}", items=head + rest, drone_id=None, start_s=None,
+                    photo_count=0, lanes=[], replaces=sortie.id, replan_reason=reason)]

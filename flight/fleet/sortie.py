@@ -43,15 +43,15 @@ RETURN_COMMANDS = {mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, mavlink.MAV_CMD_NAV_LAN
 
 @dataclass
 class FleetSettings:
-    """Controller policy. Times are clock seconds."""
+    """Controller policy. Times are clock seconds. When to launch and when to turn home is not
+    policy but the drone model's `Battery` (the one the planner sized the sorties with)."""
 
-    return_battery_pct: float = 25.0  # below this while surveying: RTL and hand the rest back
-    launch_battery_pct: float = 90.0  # wait on the dock until charged to this
     stale_after_s: float = 5.0  # no heartbeat: mark stale, keep listening
     failed_after_s: float = 60.0  # no heartbeat this long in flight: drone lost, coverage reassigned
     prearm_timeout_s: float = 180.0  # EKF/prearm must be ready within this
     upload_attempts: int = 3
     charge_timeout_s: float = 3 * 3600.0
+    stream_scale: float = 1.0  # telemetry rates asked for, × the hub's STREAMS (a sped-up rehearsal asks less)
     timing: mp.Timing = field(default_factory=mp.Timing)
 
 
@@ -76,6 +76,11 @@ class SortieRun:
         self.history.append((state.value, reason))
         if state.finished:
             self.ended = when
+
+    @property
+    def launched(self) -> bool:
+        """It left the dock: some of it may be flown."""
+        return any(state == SortieState.LAUNCHED.value for state, _ in self.history)
 
     @property
     def complete(self) -> bool:
@@ -135,17 +140,18 @@ async def launch(dl: DroneLink, clock, settings: FleetSettings) -> None:
             raise MavlinkError(f"prearm checks not passed after {settings.prearm_timeout_s:.0f} s: "
                                f"{state.last_text('PreArm') or 'no PreArm message'}")
         await clock.sleep(1.0)
+    wait = settings.timing.timeout_s
     if state.flavour.must_guided_before_arm:
-        await commands.set_mode(ch, state.flavour, "GUIDED")
+        await commands.set_mode(ch, state.flavour, "GUIDED", timeout_s=wait)
     while True:
         try:
-            await commands.arm(ch, detail=lambda: state.last_text("PreArm") or state.last_text("Arm"))
+            await commands.arm(ch, detail=lambda: state.last_text("PreArm") or state.last_text("Arm"), timeout_s=wait)
             break
         except CommandFailed:
             if clock.now() > deadline:
                 raise
             await clock.sleep(2.0)
-    await commands.mission_start(ch)
+    await commands.mission_start(ch, timeout_s=wait)
 
 
 async def redirect(dl: DroneLink) -> None:

@@ -32,11 +32,13 @@ class Clock(Protocol):
 class ScaledClock:
     """Clock time runs `speed` times faster than the event loop's real time; speed=1 is real time."""
 
-    def __init__(self, speed: float = 1.0, start_utc: datetime | None = None) -> None:
+    def __init__(self, speed: float = 1.0, start_utc: datetime | None = None, real0: float | None = None) -> None:
+        """`real0`: the time.monotonic() at which clock time 0 was (another process's clock: the
+        system's monotonic clock is one for every process)."""
         if speed <= 0:
             raise ValueError(f"clock speed must be > 0, got {speed!r}")
         self.speed = float(speed)
-        self._real0 = time.monotonic()
+        self._real0 = time.monotonic() if real0 is None else real0
         self._utc0 = start_utc or datetime.now(timezone.utc)
 
     def now(self) -> float:

@@ -3,8 +3,9 @@
 Candidates are docked drones (waiting on the charger first if they must) and drones already
 flying a sortie they may leave at the next strip boundary. Every candidate is kept with its ETA
 and battery margin, so the choice can be explained (`why`) the way dispatch explains routing.
-Battery is modelled as the simulator and the controller see it: linear over the usable flight
-time, launch at `launch_battery_pct`, and the sortie must end above `return_battery_pct`.
+Battery is the drone model's `Battery`, as the planner, the simulator and the controller read it:
+charged to `launch_pct` of the flight before take-off, and in the air enough for the flight left
+and the way home (`return_pct`); the margin is what is left above the reserve.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def assess(job: Job, unit: Unit, settings: FleetSettings) -> Candidate:
     if v.status in (DroneStatus.DOCKED, DroneStatus.CHARGING):
         out_s = flight.out_s(job.target_xy)
         need = _pct(out_s + job.work_s + home_s, spec)
-        start = max(settings.launch_battery_pct, need + settings.return_battery_pct, job.min_battery_pct or 0.0)
+        start = max(spec.battery.launch_pct(out_s + job.work_s + home_s), job.min_battery_pct or 0.0)
         if start > 100.0:
             return Candidate(v.id, v.dock_id, v.status.value, None, battery, need, 100.0 - start, False,
                              "too far for one battery from this dock")
@@ -104,7 +105,7 @@ def assess(job: Job, unit: Unit, settings: FleetSettings) -> Candidate:
                              False, f"battery {battery}% below the task's {job.min_battery_pct:g}%")
         note = f"charging {wait_s / 60:.0f} min first" if wait_s > 0 else "on the dock, charged"
         return Candidate(v.id, v.dock_id, v.status.value, wait_s + out_s, battery, need,
-                         max(battery, start) - need - settings.return_battery_pct, True, note)
+                         max(battery, start) - need - spec.battery.reserve_pct, True, note)
     if v.status == DroneStatus.FLYING and unit.xy is not None:
         if job.min_battery_pct is not None:
             return no("conditional tasks launch from a dock")
@@ -112,7 +113,7 @@ def assess(job: Job, unit: Unit, settings: FleetSettings) -> Candidate:
         fly_to = math.dist(unit.xy, job.target_xy) / spec.transit_speed_m_s
         eta = to_strip_end + fly_to
         need = _pct(eta + job.work_s + home_s, spec)
-        margin = battery - need - settings.return_battery_pct
+        margin = battery - spec.battery.return_pct(eta + job.work_s + home_s)
         ok = margin >= 0
         return Candidate(v.id, v.dock_id, v.status.value, eta, battery, need, margin, ok,
                          "in the air: leaves its sortie at the next strip end" if ok

@@ -37,7 +37,6 @@ class DroneView:
 def drone_views(controller: FleetController, dock_of: dict[str, str], paused: dict[str, str],
                 weather_hold: dict[str, str]) -> list[DroneView]:
     out = []
-    launch_pct = controller.settings.launch_battery_pct
     # a heartbeat or two lost (stale) is not a drone gone: offline only after three stale periods
     offline_after_s, now = 3 * controller.settings.stale_after_s, controller.clock.now()
     for drone in controller.drone_list:
@@ -58,7 +57,7 @@ def drone_views(controller: FleetController, dock_of: dict[str, str], paused: di
             status = DroneStatus.OFFLINE
         elif drone.id in weather_hold:
             status, reason = DroneStatus.WEATHER_HOLD, weather_hold[drone.id]
-        elif state.battery_pct is not None and state.battery_pct < launch_pct:
+        elif state.battery_pct is not None and state.battery_pct < 100.0:  # on the charger until full
             status = DroneStatus.CHARGING
         else:
             status = DroneStatus.DOCKED

@@ -20,7 +20,7 @@ PHOTO_HOLD_S = 2.0  # hover over a point before the shot: the gimbal settles, th
 def area_sorties(task_id: str, zone: PatrolZone, dock: Dock, no_fly: tuple[NoFlyZone, ...]) -> list[Sortie]:
     """The task area photographed completely from `dock`, as the planner would a patrol zone."""
     plan = plan_patrol([zone], list(no_fly), [dock], name=task_id)
-    return [replace(s, id=f"{task_id}.{i}", drone_id=None, start_s=None, meta={**s.meta, "task": task_id})
+    return [replace(s, id=f"{task_id}.{i}", drone_id=None, start_s=None)
             for i, s in enumerate(plan.sorties)]
 
 
@@ -43,4 +43,4 @@ def point_route(sortie_id: str, dock: Dock, points: list[tuple[float, float]], f
     items += [MissionItem(mavlink.MAV_CMD_NAV_WAYPOINT, REL, lat=dock.lat, lon=dock.lon, alt=flight.clear_m),
               MissionItem(mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, mavlink.MAV_FRAME_MISSION)]
     return Sortie(id=sortie_id, dock_id=dock.id, zone_id=task_id, items=items, duration_s=round(duration_s, 3),
-                  photo_count=len(points), altitude_agl_m=alt, meta={"task": task_id})
+                  photo_count=len(points), altitude_agl_m=alt)

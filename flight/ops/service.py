@@ -388,8 +388,12 @@ class OpsService:
         self._open.setdefault(task.id, set()).update(s.id for s in sorties)
 
     def _follow_replans(self) -> None:
-        """Strips handed back by an interrupted sortie stay with its task under their new ids."""
+        """Strips handed back by an interrupted sortie stay with its task under their new ids (once
+        the re-plan, which runs in its own task, has come back)."""
         for r in self.controller.replans[self._replans_seen:]:
+            if r.done_s is None:
+                break
+            self._replans_seen += 1
             task_id = self._sortie_task.get(r.from_sortie)
             if task_id is None:
                 continue
@@ -402,7 +406,12 @@ class OpsService:
                 self._sortie_task[new] = task_id
                 task.sorties.append(new)
                 self._open.setdefault(task_id, set()).add(new)
-        self._replans_seen = len(self.controller.replans)
+            if r.from_sortie not in {run.sortie.id for run in self.controller.active.values()}:
+                self._open.setdefault(task_id, set()).discard(r.from_sortie)  # held open until now (_run_ended)
+                if not self._open[task_id] and not task.status.final:
+                    task.to(Status.DONE, self._now(), f"{task.photos} photos")
+                    del self._open[task_id]
+                    self._save(task)
 
     def _run_ended(self, run: SortieRun) -> None:
         self._follow_replans()
@@ -417,7 +426,8 @@ class OpsService:
             self._retries[run.sortie.id] = self._retries.get(run.sortie.id, 0) + 1
             self.controller.submit([run.sortie], first=True)  # e.g. an upload lost on a busy link: try again
             still_queued = True
-        if not still_queued:
+        replanning = any(r.from_sortie == run.sortie.id and r.done_s is None for r in self.controller.replans)
+        if not still_queued and not replanning:  # a stopped sortie stays open until its re-plan is back
             self._open[task_id].discard(run.sortie.id)
         if run.state == SortieState.ABORTED and not still_queued:
             task.to(task.status, self._now(), f"sortie {run.sortie.id} aborted: {run.reason}")

@@ -26,7 +26,7 @@ from flight.ops.world import World
 from flight.planner.sorties import Flight
 
 LAUNCH_S = 20.0  # upload, read back, arm, mission start
-SAFETY_PCT = 5.0  # battery kept above the controller's return threshold
+SAFETY_PCT = 5.0  # battery kept above the drone model's reserve
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,8 @@ class SweepPlanner:
 
     def _budget_s(self, r: Route) -> float:
         f = self.flyers[r.drone_id]
-        usable = r.battery_pct - self.settings.return_battery_pct - SAFETY_PCT
-        return max(0.0, usable) / 100.0 * f.spec.usable_flight_time_min * 60.0
+        usable = r.battery_pct - f.spec.battery.reserve_pct - SAFETY_PCT
+        return max(0.0, usable) / 100.0 * f.spec.usable_flight_time_min * 60.0 * (1.0 - f.spec.wind_margin)
 
     def _fits(self, r: Route) -> tuple[float, float] | None:
         """(landing time, last photo) when the route fits its battery, else None."""
@@ -158,7 +158,7 @@ class SweepPlanner:
         f, done = self.flyers[drone_id], self.routes[drone_id]
         dock = self.world.dock(f.dock_id)
         dock_xy = self.world.xy(dock.lon, dock.lat)
-        launch = self.settings.launch_battery_pct
+        launch = 100.0  # a fresh sortie leaves the dock fully charged
         if not done:
             if f.airborne:
                 return Route(drone_id, f.dock_id, True, 0.0, f.xy, f.battery_pct)

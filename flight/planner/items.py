@@ -104,15 +104,13 @@ def build_sortie(p: PlannedSortie, frame: MetricFrame, slot: Slot | None = None)
     """The mission a planned sortie flies, with its drone and start time when scheduled."""
     items, lanes = mission_items(p.strips, frame, (p.dock.lon, p.dock.lat), p.dock.alt_amsl_m, p.flight)
     survey = p.survey
-    meta = {"gsd_cm": round(survey.gsd_m * 100, 2), "strip_spacing_m": round(survey.spacing_m, 2)}
-    if p.replaces is not None:
-        meta["replaces"] = p.replaces
     return Sortie(
         id=p.id, dock_id=p.dock.id, zone_id=p.zone_id, items=items, duration_s=p.duration_s,
         drone_id=slot.drone_id if slot else None, start_s=slot.start_s if slot else None,
         photo_count=p.photo_count, trigger_distance_m=round(survey.trigger_m, 3),
         altitude_agl_m=survey.altitude_m, footprint_m=(survey.footprint_across_m, survey.footprint_along_m),
-        sweep_s=p.sweep_s, lanes=lanes, meta=meta,
+        sweep_s=p.sweep_s, lanes=lanes, gsd_cm=round(survey.gsd_m * 100, 2),
+        strip_spacing_m=round(survey.spacing_m, 2), replaces=p.replaces,
     )
 
 

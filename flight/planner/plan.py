@@ -15,7 +15,11 @@ from flight.assets import DroneSpec
 from flight.mission import MissionItem, Sortie, SurveyLane
 
 PLAN_FILE = "plan.json"
-FORMAT = "patrol-plan/1"
+FORMAT = "patrol-plan/2"
+# /1 kept a sortie's survey and lineage in an untyped `meta` dict; /2 has them as fields.
+READABLE = ("patrol-plan/1", FORMAT)
+V1_META = {"gsd_cm": "gsd_cm", "strip_spacing_m": "strip_spacing_m", "replaces": "replaces",
+           "reason": "replan_reason"}
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,8 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Plan":
-        if data.get("format") != FORMAT:
-            raise ValueError(f"not a patrol plan: format = {data.get('format')!r}, expected {FORMAT!r}")
+        if data.get("format") not in READABLE:
+            raise ValueError(f"not a patrol plan: format = {data.get('format')!r}, expected one of {READABLE}")
         docks = [DockInfo(d["id"], d["lon"], d["lat"], d["alt_amsl_m"], d["charge_time_min"],
                           tuple(DroneInfo(r["id"], DroneSpec(**r["spec"]),
                                           CameraModel(**{**r["camera"], "distortion": tuple(r["camera"]["distortion"])}))
@@ -135,5 +139,6 @@ def _sortie(s: dict) -> Sortie:
     lanes = [SurveyLane(l["start_item"], l["end_item"], tuple(l["start"]), tuple(l["end"]), l["photos"], l["spacing_m"])
              for l in s["lanes"]]
     items = [MissionItem(**i) for i in s["items"]]
-    rest = {k: v for k, v in s.items() if k not in ("lanes", "items", "footprint_m")}
+    rest = {k: v for k, v in s.items() if k not in ("lanes", "items", "footprint_m", "meta")}
+    rest.update({V1_META[k]: v for k, v in s.get("meta", {}).items() if k in V1_META})
     return Sortie(items=items, lanes=lanes, footprint_m=tuple(s["footprint_m"]), **rest)

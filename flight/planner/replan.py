@@ -39,8 +39,9 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
       that has started. A sortie whose last item (RTL) was reached is done; any other sortie
       in `progress` has stopped there, and its strips with `end_item > index` are re-planned.
     failed_drones: drones that will not fly again.
-    still_flying: ids of sorties in the air that will finish as planned; they stay as they
-      are and their drones are busy until they land and recharge.
+    still_flying: ids of sorties that will be flown as they are (in the air, or queued with the
+      fleet controller); their drones are busy until they land and recharge. One with no
+      working drone of its own is flown by whichever drone the controller frees first.
     Times stay on the original plan's clock (seconds from its start). The plan's sorties are
     read back into metres once (`planned_sortie`); those that move are built afresh, the rest
     keep their missions.
@@ -73,10 +74,13 @@ def replan(plan: Plan, progress: Mapping[str, int], failed_drones: Iterable[str]
     leftovers: list[tuple[PlannedSortie, list[Strip]]] = []
     for s in plan.sorties:
         last = len(s.items) - 1
-        if s.id in flying and s.drone_id in alive:
-            end = (now_s if s.start_s is None else s.start_s) + s.duration_s
-            ready[s.drone_id] = max(ready[s.drone_id], end + recharge_s(s.duration_s, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
-            airborne.append(s)
+        if s.id in flying:
+            start = now_s if s.start_s is None else s.start_s
+            if s.drone_id in alive:
+                end = start + s.duration_s
+                ready[s.drone_id] = max(ready[s.drone_id],
+                                        end + recharge_s(s.duration_s, plan.dock(s.dock_id), _drone(plan, s.drone_id)))
+            airborne.append(replace(s, start_s=start))
             continue
         if s.id in progress:
             if progress[s.id] >= last:
@@ -124,10 +128,10 @@ def lane_strips(lanes: Sequence[SurveyLane], frame: MetricFrame) -> list[Strip]:
 def planned_sortie(s: Sortie, dock: DockInfo, flight: Flight, frame: MetricFrame) -> PlannedSortie:
     """A saved plan's sortie in metres again: the one place a finished mission is read back, since
     re-planning starts from plan.json."""
-    survey = Survey(s.altitude_agl_m, s.footprint_m[0], s.footprint_m[1], s.meta.get("gsd_cm", 0.0) / 100.0,
-                    s.meta.get("strip_spacing_m", 0.0), s.trigger_distance_m)
+    survey = Survey(s.altitude_agl_m, s.footprint_m[0], s.footprint_m[1], s.gsd_cm / 100.0, s.strip_spacing_m,
+                    s.trigger_distance_m)
     return PlannedSortie(s.id, dock, s.zone_id, survey, flight, tuple(lane_strips(s.lanes, frame)), s.duration_s,
-                         s.sweep_s, s.meta.get("replaces"))
+                         s.sweep_s, s.replaces)
 
 
 def _drone(plan: Plan, drone_id: str):

@@ -20,6 +20,7 @@ class SimSetup:
     faults: dict[str, Faults] = field(default_factory=dict)
     initial_soc: dict[str, float] = field(default_factory=dict)
     endurance_s: dict[str, float] = field(default_factory=dict)  # default: the drone model's usable time
+    batt_low_pct: dict[str, float] = field(default_factory=dict)  # failsafe; default: the model's reserve
     gcs_failsafe_s: float | None = None
     tick_s: float = 0.02
 
@@ -41,7 +42,7 @@ def sim_config(drone: Drone, dock: Dock, setup: SimSetup, gcs_port: int) -> SimC
         system_id=drone.system_id, lat=dock.lat, lon=dock.lon, alt_amsl=dock.alt_amsl_m, gcs_port=gcs_port,
         ekf_ready_s=setup.ekf_ready_s, endurance_s=setup.endurance_s.get(drone.id, spec.usable_flight_time_min * 60.0),
         initial_soc=setup.initial_soc.get(drone.id, 1.0), charge_s=dock.charge_time_min * 60.0,
-        gcs_failsafe_s=setup.gcs_failsafe_s,
+        gcs_failsafe_s=setup.gcs_failsafe_s, batt_low_pct=setup.batt_low_pct.get(drone.id, spec.battery.reserve_pct),
         perf=Performance(cruise_m_s=spec.cruise_speed_m_s, climb_m_s=spec.climb_rate_m_s,
                          descent_m_s=spec.descent_rate_m_s),
         faults=setup.faults.get(drone.id, Faults()), tick_s=setup.tick_s)

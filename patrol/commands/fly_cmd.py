@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from flight.fleet.api import run_fleet
+from detector.geo import MetricFrame
+from flight.fleet.api import Endpoints, run_fleet
 from flight.fleet.result import FleetResult
 from flight.fleet.sortie import FleetSettings
 from flight.planner import Plan
@@ -27,9 +28,12 @@ from flight.sim.faults import Faults
 from flight.sim.swarm import SimSetup
 from patrol.commands.config_cmd import load_or_exit
 from patrol.fleet_view import fleet_table, refresh_live
+from patrol.rehearsal import SimulatedFleet
 
 console = Console()
 DEFAULT_STATUS_PORT = 8765
+SWARM_APART, SWARM_PROCESSES = 8, 2  # from this many simulated drones, run them in processes of their own
+SWARM_TICK_S = 0.05  # real seconds between the simulator's physics steps (its default, 0.02, for tests)
 
 
 def outcome_table(result: FleetResult) -> Table:
@@ -109,11 +113,14 @@ def fly(
     if max_sorties:
         chosen = sorted(plan.sorties, key=lambda s: s.start_s or 0.0)[:max_sorties]
         plan = replace(plan, sorties=chosen)
-    setup = None
+    vehicles, settings = Endpoints(), FleetSettings()
     if sim:
         docks = _sim_docks(plan, sim)
         ids = [r.id for d in docks for r in d.drones]
-        setup = SimSetup(speed=speed, faults=_faults(ids, loss, outage, motor_failure, sag))
+        vehicles = SimulatedFleet(SimSetup(speed=speed, faults=_faults(ids, loss, outage, motor_failure, sag),
+                                           tick_s=SWARM_TICK_S),
+                                  processes=SWARM_PROCESSES if sim >= SWARM_APART else 0)
+        settings = vehicles.settings(settings)
         known = set(ids)
         plan = replace(plan, sorties=[s if s.drone_id in known else replace(s, drone_id=None) for s in plan.sorties])
     else:
@@ -123,19 +130,25 @@ def fly(
                   f"({'simulated ×' + format(speed, 'g') if sim else 'real drones'}){where}")
     with Live(console=console, refresh_per_second=4) as live:
         try:
-            result = asyncio.run(run_fleet(plan, docks, sim=setup, settings=FleetSettings(),
+            result = asyncio.run(run_fleet(plan, docks, vehicles=vehicles, settings=settings,
                                            status_port=status_port or None,
                                            on_start=refresh_live(live)))
         except OSError as err:
             console.print(f"[red]cannot open a link or the status port: {err}[/]")
             raise typer.Exit(1) from None
     console.print(outcome_table(result))
+    coverage = result.footprint_coverage(plan.sorties, MetricFrame(plan.epsg))
     console.print(f"照片 photos: {len(result.captures)} · 重规划 re-plans: {len(result.replans)} · "
-                  f"未飞 unflown: {', '.join(result.unflown) or 'none'} · 失效 failed drones: "
-                  f"{', '.join(result.failed_drones) or 'none'}")
+                  f"未飞 unflown: {len(result.unflown)} {', '.join(result.unflown)} · 失效 failed drones: "
+                  f"{', '.join(result.failed_drones) or 'none'} · 归队 rejoined: {', '.join(result.rejoined) or 'none'} · "
+                  f"覆盖 coverage from footprints: {coverage:.2%} of the plan's", highlight=False)
+    for sortie_id, why in result.unflown_reasons.items():
+        console.print(f"[red]未飞 unflown {sortie_id}:[/] " + "; ".join(f"{d}: {r}" for d, r in sorted(why.items())),
+                      highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-    if result.unflown or any(o.state in ("aborted", "failed") for o in result.outcomes):
+        out = {**result.to_dict(), "footprint_coverage": coverage}
+        json_out.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    if result.unflown:  # a stopped or refused sortie another drone flew is not unflown coverage
         raise typer.Exit(1)
 
 

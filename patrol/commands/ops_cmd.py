@@ -16,7 +16,7 @@ from rich.console import Console
 from shapely.ops import unary_union
 
 from flight.fleet.api import open_fleet
-from flight.fleet.recovery import remainder_sortie
+from flight.fleet.recovery import remainder_replanner
 from flight.fleet.replanning import PlanReplanner
 from flight.fleet.sortie import FleetSettings
 from flight.mavlink.clock import ScaledClock
@@ -28,6 +28,7 @@ from flight.ops.weather import DockWeatherFile, FairWeather
 from flight.ops.world import World
 from flight.planner import Plan
 from flight.sim.swarm import SimSetup
+from patrol.rehearsal import SimulatedFleet
 from patrol.commands.config_cmd import load_or_exit
 
 console = Console()
@@ -84,9 +85,10 @@ def ops(
 
 async def _serve(world: World, codes, services, plan, points, db: Path, port: int, sim, speed, weather) -> None:
     clock = ScaledClock(speed)
-    replanner = PlanReplanner(plan, clock) if plan is not None else remainder_sortie
+    replanner = PlanReplanner(plan) if plan is not None else remainder_replanner
     store = TaskStore(db)
-    async with open_fleet(list(world.docks), clock, sim=sim, settings=FleetSettings(), replanner=replanner) as fleet:
+    vehicles = SimulatedFleet(sim) if sim is not None else None
+    async with open_fleet(list(world.docks), clock, vehicles=vehicles, settings=FleetSettings(), replanner=replanner) as fleet:
         service = OpsService(world, fleet, store, clock, OpsSettings(type_codes=codes), weather=weather,
                              flood_points=points, plan=plan)
         server = uvicorn.Server(uvicorn.Config(make_app(service, services), host="127.0.0.1", port=port,

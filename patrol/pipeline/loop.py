@@ -29,6 +29,7 @@ from flight.sim.swarm import SimSetup
 from patrol.fleet_view import fleet_table, refresh_live
 from patrol.pipeline.engines import DetectionPool
 from patrol.pipeline.photos import PhotoStage, PhotoStats
+from patrol.rehearsal import SimulatedFleet
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def fly_patrol(plan, docks, reporting: Reporting, *, console: Console, clock: Cl
         return Group(fleet_table(snapshot), row)
 
     async def fly(on_start) -> FleetResult:
-        return await run_fleet(plan, docks, clock=clock, sim=sim, status_port=status_port,
+        return await run_fleet(plan, docks, clock=clock, vehicles=SimulatedFleet(sim) if sim is not None else None,
+                               status_port=status_port,
                                on_capture=photos.submit, on_start=on_start)
 
     # the fleet's event loop gets a thread of its own, so this also runs from inside code that

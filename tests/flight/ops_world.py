@@ -15,7 +15,7 @@ from detector.geo import MetricFrame
 from flight.assets import Dock, Drone, DroneSpec, NoFlyZone, PatrolZone
 from flight.fleet.api import open_fleet
 from flight.fleet.replanning import PlanReplanner
-from flight.fleet.recovery import remainder_sortie
+from flight.fleet.recovery import remainder_replanner
 from flight.fleet.sortie import FleetSettings
 from flight.mavlink.clock import ScaledClock
 from flight.ops.app import Open311Service, make_app
@@ -26,6 +26,7 @@ from flight.ops.world import World
 from flight.planner import plan_patrol
 from flight.sim.survey import square_zone
 from flight.sim.swarm import SimSetup
+from patrol.rehearsal import SimulatedFleet
 
 LON, LAT = 118.87, 28.95
 START = datetime(2026, 6, 20, 0, 0, tzinfo=timezone.utc)  # 08:00 in Quzhou
@@ -90,13 +91,14 @@ async def running(tmp_path, *, dock_set=None, plan=None, sim: SimSetup | None = 
                   settings: FleetSettings | None = None, points=(), store_path=None):
     dock_set = dock_set or docks()
     clock = ScaledClock(SPEED, start_utc=START)
-    settings = settings or FleetSettings(launch_battery_pct=60.0)
+    settings = settings or FleetSettings()
     sim = sim or SimSetup(speed=SPEED, ekf_ready_s=4.0)
     world = World(dock_set, (ZONE,), (NO_FLY,), keep_in=KEEP_IN)
-    replanner = PlanReplanner(plan, clock) if plan is not None else remainder_sortie
+    replanner = PlanReplanner(plan) if plan is not None else remainder_replanner
     captures: list = []
     store = TaskStore(store_path or tmp_path / "ops.sqlite")
-    async with open_fleet(list(dock_set), clock, sim=sim, settings=settings, replanner=replanner) as controller:
+    async with open_fleet(list(dock_set), clock, vehicles=SimulatedFleet(sim), settings=settings,
+                          replanner=replanner) as controller:
         service = OpsService(world, controller, store, clock, OpsSettings(tick_s=2.0, type_codes=CODES),
                              weather=weather, flood_points=tuple(points), on_capture=captures.append, plan=plan)
         runner = asyncio.get_running_loop().create_task(service.run())

@@ -17,6 +17,7 @@ from flight.mavlink.flavours import ARDUPILOT, PX4
 from flight.planner import plan_patrol
 from flight.sim.survey import lawnmower_sortie, square_zone
 from flight.sim.swarm import SimSetup
+from patrol.rehearsal import SimulatedFleet
 
 LON, LAT = 118.87, 28.95
 CAMERA = CameraModel(13.2, 8.8, 8.8, 5472, 3648)
@@ -44,15 +45,15 @@ def test_home_slot_is_kept_for_ardupilot_and_dropped_for_px4():
 
 def test_planned_patrol_low_battery_replanned_by_planner_and_zone_covered():
     plan = plan_patrol([ZONE], [], DOCKS)
-    result = asyncio.run(run_fleet(plan, plan.docks, sim=SimSetup(speed=60.0, ekf_ready_s=4.0, initial_soc={"a": 0.45},
-                                                                  endurance_s={"a": 600.0}),
-                                   settings=FleetSettings(launch_battery_pct=40.0)))
+    setup = SimSetup(speed=60.0, ekf_ready_s=4.0, initial_soc={"a": 0.45}, endurance_s={"a": 600.0})
+    result = asyncio.run(run_fleet(plan, plan.docks, vehicles=SimulatedFleet(setup)))
     by_id = {o.sortie_id: o for o in result.outcomes}
     [replan] = result.replans
     stopped = by_id[replan.from_sortie]
     assert stopped.drone_id == "a" and "below return threshold" in stopped.interrupted
     flown = [t for t, *_ in result.tracks["a"]]
     assert flown[0] < replan.at_s < flown[-1]  # re-planned while drone a was out, on the fleet's clock
+    assert replan.done_s > replan.at_s
     assert replan.new_sorties and all("~r1" in s for s in replan.new_sorties)  # the planner's revision 1
     for new in replan.new_sorties:
         assert by_id[new].state == "landed" and by_id[new].drone_id == "b"

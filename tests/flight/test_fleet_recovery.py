@@ -10,6 +10,7 @@ import json
 import random
 import socket
 import urllib.request
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -27,6 +28,7 @@ from flight.mission import MissionItem, Sortie
 from flight.sim.faults import Faults
 from flight.sim.survey import lawnmower_sortie, square_zone
 from flight.sim.swarm import SimSetup
+from patrol.rehearsal import SimulatedFleet
 
 LON, LAT = 118.87, 28.95
 CAMERA = CameraModel(13.2, 8.8, 8.8, 5472, 3648)
@@ -51,11 +53,11 @@ def uncovered_fraction(result) -> float:
     return zone_m.difference(result.covered(FRAME)).area / zone_m.area
 
 
-def fly(drone_ids=("a",), settings=None, on_start=None, status_port=None, **sim):
+def fly(drone_ids=("a",), settings=None, on_start=None, status_port=None, sorties=None, **sim):
     clock = ScaledClock(SPEED, start_utc=START)
     captures = []
-    result = asyncio.run(run_fleet([sortie()], docks(*drone_ids), clock=clock,
-                                   sim=SimSetup(speed=SPEED, ekf_ready_s=4.0, **sim),
+    result = asyncio.run(run_fleet(sorties or [sortie()], docks(*drone_ids), clock=clock,
+                                   vehicles=SimulatedFleet(SimSetup(speed=SPEED, ekf_ready_s=4.0, **sim)),
                                    settings=settings or FleetSettings(), on_capture=captures.append,
                                    on_start=on_start, status_port=status_port))
     return result, captures
@@ -108,8 +110,7 @@ def test_full_sortie_flown_to_landing_with_captures_covering_the_zone(single_fli
 
 def test_low_battery_rtl_then_rest_flown_by_another_drone_still_covers_zone(single_flight):
     single, _, _ = single_flight
-    result, _ = fly(("a", "b"), settings=FleetSettings(launch_battery_pct=40.0),
-                    initial_soc={"a": 0.45}, endurance_s={"a": 600.0})
+    result, _ = fly(("a", "b"), initial_soc={"a": 0.45}, endurance_s={"a": 600.0})
     first, second = result.outcomes
     assert first.drone_id == "a" and first.state == "landed" and "below return threshold" in first.interrupted
     assert 0 < first.last_item < first.items - 1
@@ -119,16 +120,30 @@ def test_low_battery_rtl_then_rest_flown_by_another_drone_still_covers_zone(sing
     by_drone = result.footprints(FRAME)
     assert by_drone["a"].area > 0 and by_drone["b"].area > 0
     # nothing flown twice on purpose: the hand-over costs at most a couple of extra photos
-    assert len(result.captures) <= len(single.captures) + 2
+    assert len(result.captures) <= len(single.captures) + 4  # photos taken while RTL is being commanded
 
 
 def test_vehicle_battery_failsafe_is_recognised_and_rest_reassigned():
-    result, _ = fly(("a", "b"), settings=FleetSettings(return_battery_pct=5.0, launch_battery_pct=40.0),
-                    initial_soc={"a": 0.45}, endurance_s={"a": 600.0})
+    result, _ = fly(("a", "b"), initial_soc={"a": 0.45}, endurance_s={"a": 600.0}, batt_low_pct={"a": 30.0})
     first = result.outcomes[0]
     assert first.interrupted == "Battery Failsafe"
     assert result.outcomes[1].state == "landed"
     assert uncovered_fraction(result) < 0.001
+
+
+def test_a_sortie_every_drone_refuses_is_tried_by_each_and_reported_unflown_with_reasons():
+    good = sortie(drone_id=None)
+    local = MissionItem(command=mavlink.MAV_CMD_NAV_WAYPOINT, frame=mavlink.MAV_FRAME_LOCAL_NED, lat=10.0, lon=10.0,
+                        alt=50.0)  # a frame the vehicle does not take: MISSION_ACK UNSUPPORTED_FRAME
+    bad = replace(sortie(drone_id="a"), id="s2", items=good.items[:3] + [local] + good.items[3:])
+    result, _ = fly(("a", "b"), sorties=[bad, good])
+    refused = [o for o in result.outcomes if o.sortie_id == "s2"]
+    assert sorted(o.drone_id for o in refused) == ["a", "b"] and {o.state for o in refused} == {"aborted"}
+    assert result.unflown == ["s2"]  # aborted, and still on the unflown list
+    assert set(result.unflown_reasons["s2"]) == {"a", "b"}
+    assert all(why.startswith("upload:") for why in result.unflown_reasons["s2"].values())
+    [flown] = [o for o in result.outcomes if o.sortie_id == "s1"]
+    assert flown.state == "landed" and uncovered_fraction(result) < 0.001
 
 
 def test_30_second_link_outage_marks_stale_then_tracking_resumes():
@@ -152,6 +167,14 @@ def test_30_second_link_outage_marks_stale_then_tracking_resumes():
     track = result.tracks["a"]
     gaps = [b[0] - a[0] for a, b in zip(track, track[1:])]
     assert max(gaps) >= 25.0  # nothing tracked during the outage, tracking after it
+
+
+def test_drone_given_up_for_silence_rejoins_once_heard_again_on_the_ground():
+    result, _ = fly(("a", "b"), faults={"a": Faults(outages=((60.0, 100.0),))})
+    first = result.outcomes[0]
+    assert first.drone_id == "a" and first.state == "failed" and first.reason.startswith("no heartbeat")
+    assert result.rejoined == ["a"] and result.failed_drones == []  # it flew on and landed: back in the fleet
+    assert result.unflown == [] and uncovered_fraction(result) < 0.001
 
 
 def test_motor_failure_fails_drone_and_its_coverage_is_reassigned():

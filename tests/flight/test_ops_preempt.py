@@ -12,10 +12,11 @@ import asyncio
 from detector.geo import MetricFrame
 from flight.assets import Dock, Drone, PatrolZone
 from flight.fleet.api import run_fleet
-from flight.fleet.sortie import FleetSettings, SortieState
+from flight.fleet.sortie import SortieState
 from flight.planner import plan_patrol
 from flight.sim.survey import square_zone
 from flight.sim.swarm import SimSetup
+from patrol.rehearsal import SimulatedFleet
 from tests.flight.ops_world import CAMERA, LAT, LON, SPEC, ZONE
 
 TASK = PatrolZone("t1", "投诉点 complaint", square_zone(LON + 0.004, LAT + 0.003, 80.0), altitude_agl_m=60.0,
@@ -48,8 +49,8 @@ def test_preempted_at_strip_boundary_task_flown_and_unflown_strips_flown_by_anot
                 await asyncio.sleep(0.01)
         asyncio.get_running_loop().create_task(preempt_when_surveying())
 
-    result = asyncio.run(run_fleet(plan, plan.docks, sim=SimSetup(speed=60.0, ekf_ready_s=4.0),
-                                   settings=FleetSettings(launch_battery_pct=40.0), on_start=on_start))
+    result = asyncio.run(run_fleet(plan, plan.docks, vehicles=SimulatedFleet(SimSetup(speed=60.0, ekf_ready_s=4.0)),
+                                   on_start=on_start))
     by_id = {o.sortie_id: o for o in result.outcomes}
     left = by_id[patrol.id]
     assert left.state == "handed_over" and left.interrupted == "complaint 投诉"

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from detector.geo import MetricFrame
-from flight.fleet.sortie import FleetSettings, SortieState
+from flight.fleet.sortie import SortieState
 from flight.ops.tasks import Status
 from flight.ops.weather import Weather, WeatherFeed
 from flight.planner import plan_patrol
@@ -21,7 +21,7 @@ from tests.flight.test_ops_intake import CAP, cap_polygon
 def test_complaint_preempts_the_flying_drone_at_a_strip_boundary_and_its_strips_are_flown_later(tmp_path):
     dock_set = docks(d1=("a", "b"), d2=(), charge_min=60.0)
     plan = patrol_plan(dock_set, "a")
-    sim = SimSetup(speed=SPEED, ekf_ready_s=4.0, initial_soc={"b": 0.3})  # b must charge first: a is sooner
+    sim = SimSetup(speed=SPEED, ekf_ready_s=4.0, initial_soc={"b": 0.1})  # b must charge first: a is sooner
 
     async def go():
         async with running(tmp_path, dock_set=dock_set, plan=plan, sim=sim) as ops:
@@ -82,8 +82,7 @@ def test_conditional_task_waits_for_battery_and_weather_and_the_weather_hold_lif
     sim = SimSetup(speed=SPEED, ekf_ready_s=4.0, initial_soc={"a": 0.4, "b": 0.4, "c": 0.4})
 
     async def go():
-        async with running(tmp_path, sim=sim, weather=weather,
-                           settings=FleetSettings(launch_battery_pct=50.0)) as ops:
+        async with running(tmp_path, sim=sim, weather=weather) as ops:
             await ops.until(lambda: all(d.status.value == "weather_hold" for d in ops.service.drones()),
                             what="weather hold")
             held = (await ops.client.get("/v1/drones")).json()["drones"]

@@ -457,7 +457,7 @@ def test_replan_flies_only_the_unflown_strips_on_the_drones_left(u_plan):
     assert all(s.drone_id == "uav-1-0" for s in new.sorties)
     assert all(s.start_s >= now for s in new.sorties)
     assert not any(s.id in progress for s in new.sorties)
-    remainder = [s for s in new.sorties if s.meta.get("replaces") == stopped.id]
+    remainder = [s for s in new.sorties if s.replaces == stopped.id]
     assert sum(s.photo_count for s in remainder) == sum(l.photos for l in stopped.lanes[3:])
     frame = MetricFrame(plan.epsg)
     redo = {(round(l.start[0], 6), round(l.start[1], 6)) for s in remainder for l in s.lanes}
@@ -472,7 +472,7 @@ def test_replan_flies_only_the_unflown_strips_on_the_drones_left(u_plan):
     again = remainder[0]
     newer = replan(new, {again.id: again.lanes[0].start_item}, {"uav-0-0"}, again.start_s + 300.0)
     assert newer.revision == 2
-    assert sum(s.photo_count for s in newer.sorties if s.meta.get("replaces") == again.id) == again.photo_count > 0
+    assert sum(s.photo_count for s in newer.sorties if s.replaces == again.id) == again.photo_count > 0
 
 
 def _cut(s, n):
