@@ -171,7 +171,7 @@ async def fly_sitl(n: int, speedup: float, zone_m: float) -> dict:
                 airborne.setdefault(dl.drone.system_id, [now, now])[1] = now
 
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = await run_fleet(plan, docks, clock=ScaledClock(speedup), settings=FleetSettings(launch_battery_pct=50),
+        result = await run_fleet(plan, docks, clock=ScaledClock(speedup), settings=FleetSettings(),
                                  on_start=lambda c: c.hub.listeners.append(on_msg))
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     finally:

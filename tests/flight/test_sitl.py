@@ -49,7 +49,7 @@ SPEC = DroneSpec(cruise_speed_m_s=12, climb_rate_m_s=5, descent_rate_m_s=4, usab
 LOW_BATTERY = {"BATT_CAPACITY": 1500, "SIM_BATT_CAP_AH": 1.5, "BATT_LOW_MAH": 500, "BATT_FS_LOW_ACT": 2,
                "BATT_LOW_VOLT": 0, "BATT_CRT_VOLT": 0}
 GCS_FAILSAFE = {"FS_GCS_ENABLE": 1, "FS_GCS_TIMEOUT": 3}
-SETTINGS = FleetSettings(launch_battery_pct=40.0, prearm_timeout_s=120.0)
+SETTINGS = FleetSettings(prearm_timeout_s=120.0)
 
 
 def zone(dx_m: float, dy_m: float, size_m: float) -> PatrolZone:
@@ -222,7 +222,7 @@ def test_sitl_battery_failsafe_rest_replanned_to_another_sitl_drone(sitl):
     plan = plan_patrol([z], [], [d])
     for s in plan.sorties:
         s.drone_id = "c"  # c's 1.5 Ah battery cannot finish; ArduPilot's own failsafe sends it home
-    result = fly(plan, [d], settings=FleetSettings(launch_battery_pct=40.0, return_battery_pct=5.0))
+    result = fly(plan, [d], settings=SETTINGS)
     [replan, *_] = result.replans
     assert replan.drone_id == "c" and "Battery" in replan.reason, replan
     by_id = {o.sortie_id: o for o in result.outcomes}
