@@ -13,6 +13,7 @@ from pydantic import Field
 from shapely.geometry import MultiPolygon, Polygon
 
 from detector.camera import CameraModel
+from flight.mavlink.signing import Signing
 
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -97,6 +98,7 @@ class Drone:
     camera: CameraModel
     endpoint: str | None = None
     system_id: int = 1
+    signing: Signing | None = None  # MAVLink 2 signing on this drone's link
 
 
 @dataclass(frozen=True)

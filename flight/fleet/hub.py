@@ -63,9 +63,12 @@ class LinkHub:
             endpoint = parse_endpoint(drone.endpoint)
             link = self.links.get(endpoint.key)
             if link is None:
-                link = make_link(endpoint, self._on_message)
+                link = make_link(endpoint, self._on_message, drone.signing)
                 await link.open()
                 self.links[endpoint.key] = link
+            elif link.codec.signing != drone.signing:
+                raise ValueError(f"drone {drone.id!r}: its signing differs from another drone's on {drone.endpoint}; "
+                                 "drones sharing an endpoint share one link, so give them the same signing")
             if (id(link), drone.system_id) in self._route:
                 raise ValueError(f"drone {drone.id!r}: system_id {drone.system_id} already used on {drone.endpoint}")
             dl = DroneLink(drone, Channel(link, drone.system_id, 1, self.clock),
@@ -125,6 +128,15 @@ class LinkHub:
                 elif dl.position_seen is None or now - dl.position_seen > self.requery_after_s:
                     self._request_streams(dl)  # requests lost, or the vehicle rebooted and forgot them
             await self.clock.sleep(1.0)
+
+    def silence_reason(self, drone_id: str) -> str | None:
+        """Why a drone may stay unheard that the link can tell: packets that failed signature verification."""
+        dl = self.drones[drone_id]
+        refused = dl.channel.link.counters.bad_signatures
+        if refused == 0:
+            return None
+        return (f"{refused} packets on {dl.drone.endpoint} failed MAVLink signature verification: the vehicle's key "
+                "differs from drones[].signing, or it does not sign")
 
     def counters(self) -> dict[str, dict[str, int]]:
         return {key: link.counters.as_dict() for key, link in self.links.items()}

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
+from flight.mavlink.signing import Signing
+
 GCS_SYSTEM_ID = 255
 GCS_COMPONENT_ID = 190
 
@@ -26,6 +28,7 @@ class LinkCounters:
     wrong_target: int = 0
     unknown_system: int = 0
     parser_errors: int = 0
+    bad_signatures: int = 0  # unsigned, wrongly signed or replayed while signing is on
     send_errors: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -39,12 +42,22 @@ class Codec:
     system_id: int = GCS_SYSTEM_ID
     component_id: int = GCS_COMPONENT_ID
     counters: LinkCounters = field(default_factory=LinkCounters)
+    signing: Signing | None = None
 
     def __post_init__(self) -> None:
         self._out = mavlink.MAVLink(None, srcSystem=self.system_id, srcComponent=self.component_id)
         self._out.WIRE_PROTOCOL_VERSION = "2.0"
-        self._in = mavlink.MAVLink(None, srcSystem=self.system_id, srcComponent=self.component_id)
-        self._in.robust_parsing = True
+        if self.signing is not None:
+            self.signing.apply(self._out, sign_outgoing=True)
+        self._in = self._parser()
+
+    def _parser(self) -> mavlink.MAVLink:
+        """A robust parser that verifies signatures when this link signs (a bad one comes back as BAD_DATA)."""
+        parser = mavlink.MAVLink(None, srcSystem=self.system_id, srcComponent=self.component_id)
+        parser.robust_parsing = True
+        if self.signing is not None:
+            self.signing.apply(parser, sign_outgoing=False)
+        return parser
 
     @property
     def mav(self) -> mavlink.MAVLink:
@@ -66,8 +79,7 @@ class Codec:
             parsed = self._in.parse_buffer(data) or []
         except Exception:  # pymavlink raises on some corrupt v2 payloads even in robust mode
             self.counters.parser_errors += 1
-            self._in = mavlink.MAVLink(None, srcSystem=self.system_id, srcComponent=self.component_id)
-            self._in.robust_parsing = True
+            self._in = self._parser()
             return []
         if datagram and self._in.buf_len() > 0:
             self.counters.bad_frames += 1
@@ -77,7 +89,9 @@ class Codec:
         good = []
         for msg in parsed:
             kind = msg.get_type()
-            if kind == "BAD_DATA":
+            if kind == "BAD_DATA" and msg.reason == "Invalid signature":
+                self.counters.bad_signatures += 1
+            elif kind == "BAD_DATA":
                 self.counters.bad_frames += 1
             elif kind == "UNKNOWN" or isinstance(msg, mavlink.MAVLink_unknown):
                 self.counters.unknown_ids += 1

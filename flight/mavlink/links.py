@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flight.mavlink.codec import Codec
+from flight.mavlink.signing import Signing
 
 MessageSink = Callable[["Link", object], None]
 
@@ -259,9 +260,11 @@ class SerialLink(Link):
         self.connected = False
 
 
-def make_link(endpoint: Endpoint, sink: MessageSink) -> Link:
+def make_link(endpoint: Endpoint, sink: MessageSink, signing: Signing | None = None) -> Link:
+    """The link for `endpoint`; with `signing` it signs what it sends and drops what fails verification."""
+    codec = Codec(signing=signing)
     if endpoint.kind in ("udpin", "udpout"):
-        return UdpLink(endpoint, sink)
+        return UdpLink(endpoint, sink, codec)
     if endpoint.kind == "tcp":
-        return TcpLink(endpoint, sink)
-    return SerialLink(endpoint, sink)
+        return TcpLink(endpoint, sink, codec)
+    return SerialLink(endpoint, sink, codec)

@@ -12,9 +12,11 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from detector.geo import MetricFrame
 from flight.mavlink.clock import ScaledClock
+from flight.mavlink.signing import Signing, SigningError, key_from_file
 from flight.sim.vehicle import SimConfig, SimVehicle
 
 
@@ -26,7 +28,8 @@ def configs(args) -> list[SimConfig]:
         lon, lat = frame.inverse(x0 + i * args.spacing, y0)
         port = args.gcs_port + i * args.port_step
         out.append(SimConfig(system_id=1 if args.port_step else i + 1, lat=float(lat), lon=float(lon),
-                             alt_amsl=args.alt, gcs_port=port, ekf_ready_s=args.ekf_ready, tick_s=args.tick))
+                             alt_amsl=args.alt, gcs_port=port, ekf_ready_s=args.ekf_ready, tick_s=args.tick,
+                             signing=args.signing))
     return out
 
 
@@ -56,7 +59,12 @@ def parse(argv=None):
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--ekf-ready", type=float, default=40.0)
     p.add_argument("--tick", type=float, default=0.02, help="real seconds between physics steps")
+    p.add_argument("--key-file", type=Path, help="sign with this key (64 hex digits) and drop unsigned packets")
     args = p.parse_args(argv)
+    try:
+        args.signing = Signing(key_from_file(args.key_file)) if args.key_file else None
+    except SigningError as exc:
+        p.error(f"--key-file: {exc}")
     if not 1 <= args.count <= (250 if not args.port_step else 10000):
         p.error(f"--count {args.count}: 1..250 vehicles share one port (system ids 1..250)")
     return args

@@ -32,7 +32,8 @@ def sim_drones(docks: list[Dock]) -> list[tuple[Drone, Dock]]:
     pairs = [(drone, dock) for dock in docks for drone in dock.drones]
     if len(pairs) > 250:
         raise ValueError(f"{len(pairs)} drones: one simulated link carries at most 250 system ids")
-    return [(Drone(drone.id, drone.spec, drone.camera, endpoint="udpin:127.0.0.1:0", system_id=i + 1), dock)
+    return [(Drone(drone.id, drone.spec, drone.camera, endpoint="udpin:127.0.0.1:0", system_id=i + 1,
+                   signing=drone.signing), dock)
             for i, (drone, dock) in enumerate(pairs)]
 
 
@@ -45,7 +46,7 @@ def sim_config(drone: Drone, dock: Dock, setup: SimSetup, gcs_port: int) -> SimC
         gcs_failsafe_s=setup.gcs_failsafe_s, batt_low_pct=setup.batt_low_pct.get(drone.id, spec.battery.reserve_pct),
         perf=Performance(cruise_m_s=spec.cruise_speed_m_s, climb_m_s=spec.climb_rate_m_s,
                          descent_m_s=spec.descent_rate_m_s),
-        faults=setup.faults.get(drone.id, Faults()), tick_s=setup.tick_s)
+        faults=setup.faults.get(drone.id, Faults()), tick_s=setup.tick_s, signing=drone.signing)
 
 
 async def start_swarm(pairs: list[tuple[Drone, Dock]], setup: SimSetup, gcs_port: int, clock: Clock) -> list[SimVehicle]:

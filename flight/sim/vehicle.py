@@ -18,6 +18,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink
 from flight.mavlink.clock import Clock
 from flight.mavlink.codec import Codec, addressed_elsewhere
 from flight.mavlink.flavours import ARDUCOPTER_MODES, ARDUPILOT
+from flight.mavlink.signing import Signing
 from flight.sim.battery import Battery
 from flight.sim.copter import ARMABLE_MODES, Copter, Performance
 from flight.sim.faults import Faults
@@ -56,13 +57,14 @@ class SimConfig:
     perf: Performance = field(default_factory=Performance)
     faults: Faults = field(default_factory=Faults)
     tick_s: float = 0.02  # real seconds between physics steps
+    signing: Signing | None = None  # as ArduPilot with a key: signs, drops what fails verification
 
 
 class SimVehicle:
     def __init__(self, cfg: SimConfig, clock: Clock) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.codec = Codec(cfg.system_id, 1)
+        self.codec = Codec(cfg.system_id, 1, signing=cfg.signing)
         self.copter = Copter(cfg.lat, cfg.lon, cfg.alt_amsl,
                              Battery(endurance_s=cfg.endurance_s, soc=cfg.initial_soc), cfg.perf, cfg.charge_s)
         self.missions = MissionServer(self.copter, self.codec.mav, self._send)

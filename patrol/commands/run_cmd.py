@@ -46,6 +46,8 @@ def run(
     except PreflightError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    for drone_id, why in roll.why_silent.items():
+        console.print(f"[red]{drone_id}:[/] {why}", highlight=False, soft_wrap=True)
     if not roll.heard:
         where = ", ".join(f"{d.id} ({d.endpoint})" for d in drones)
         console.print(f"[red]error:[/] no drone answered within {drone_wait:.0f} s: {where}; check the drones are "

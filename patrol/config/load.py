@@ -12,11 +12,12 @@ from shapely.ops import unary_union
 from dispatch.departments import Department
 from dispatch.taxonomy import Taxonomy
 from flight.assets import Dock, Drone, NoFlyZone, PatrolZone
+from flight.mavlink.signing import Signing, SigningError, key_from_env, key_from_file
 from patrol.config.city import City, District
 from patrol.config.errors import ConfigError, ConfigIssue, field_path
 from patrol.config.geometry import (ConfigIssueError, GeometryProblem, check_lonlat, issue, polygon_from_geojson,
                                     read_features, resolve)
-from patrol.config.schema import CityFile
+from patrol.config.schema import CityFile, SigningEntry
 
 MIN_ZONE_OVERLAP = 0.5  # share of a zone's area that must lie inside the jurisdictions
 
@@ -48,6 +49,15 @@ def _parse(path: Path, data: dict) -> CityFile:
             for e in exc.errors()
         ]
         raise ConfigError(issues) from None
+
+
+def _signing(path: Path, entry: SigningEntry) -> Signing:
+    """The key read now, so a missing or malformed one is a config error and not a silent link."""
+    if entry.key_file is not None:
+        key = key_from_file((path.parent / entry.key_file).resolve())
+    else:
+        key = key_from_env(entry.key_env)
+    return Signing(key, entry.link_id, entry.refuse_unsigned)
 
 
 def _load_taxonomy(path: Path, ref: str) -> Taxonomy:
@@ -130,8 +140,16 @@ def load_city(path: str | Path) -> City:
                 issues.append(ConfigIssue(path, f"{where}.drones[{j}].model", "unknown drone model", dr.model, f"one of {sorted(specs)}"))
             if dr.camera not in cameras:
                 issues.append(ConfigIssue(path, f"{where}.drones[{j}].camera", "unknown camera model", dr.camera, f"one of {sorted(cameras)}"))
+            signing = None
+            if dr.signing is not None:
+                try:
+                    signing = _signing(path, dr.signing)
+                except SigningError as exc:
+                    source = "key_file" if dr.signing.key_file is not None else "key_env"
+                    issues.append(ConfigIssue(path, f"{where}.drones[{j}].signing.{source}", str(exc),
+                                              dr.signing.key_file or dr.signing.key_env))
             if dr.model in specs and dr.camera in cameras:
-                drones.append(Drone(dr.id, specs[dr.model], cameras[dr.camera], dr.endpoint, dr.system_id))
+                drones.append(Drone(dr.id, specs[dr.model], cameras[dr.camera], dr.endpoint, dr.system_id, signing))
         docks.append(Dock(k.id, k.position[0], k.position[1], k.alt_amsl_m, k.charge_time_min, tuple(drones)))
 
     zones = []

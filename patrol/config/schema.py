@@ -57,12 +57,28 @@ class DepartmentEntry(Strict):
         return self
 
 
+class SigningEntry(Strict):
+    """MAVLink 2 signing on a drone's link. Where the key is, never the key: configs get shared and committed."""
+
+    key_file: str | None = Field(None, description="file with the 32-byte key as 64 hex digits, relative to the config")
+    key_env: str | None = Field(None, description="environment variable holding the key as 64 hex digits")
+    link_id: int = Field(0, ge=0, le=255, description="our link id in each signature")
+    refuse_unsigned: bool = Field(True, description="drop unsigned incoming packets (false: accept them too)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "SigningEntry":
+        if (self.key_file is None) == (self.key_env is None):
+            raise ValueError("give exactly one of key_file, key_env")
+        return self
+
+
 class DroneEntry(Strict):
     id: str
     model: str
     camera: str
     endpoint: str | None = Field(None, description="MAVLink endpoint: udp:HOST:PORT, udpin:, tcp:, or a serial device")
     system_id: int = Field(1, ge=1, le=255)
+    signing: SigningEntry | None = None
 
     @field_validator("endpoint")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import httpx
@@ -44,6 +44,7 @@ class Roll:
 
     heard: list[str]
     silent: list[str]
+    why_silent: dict[str, str] = field(default_factory=dict)  # drone id → what its link saw instead
 
 
 async def call_roll(drones: list[Drone], wait_s: float, on_heard: Callable[[str], None] = lambda _: None) -> Roll:
@@ -62,6 +63,8 @@ async def call_roll(drones: list[Drone], wait_s: float, on_heard: Callable[[str]
                     heard.append(drone_id)
                     on_heard(drone_id)
             await asyncio.sleep(0.1)
+        silent = [d.id for d in drones if d.id not in heard]
+        reasons = {drone_id: hub.silence_reason(drone_id) for drone_id in silent}
     finally:
         hub.close()
-    return Roll(heard, [d.id for d in drones if d.id not in heard])
+    return Roll(heard, silent, {drone_id: why for drone_id, why in reasons.items() if why})

@@ -208,3 +208,35 @@ def test_unknown_time_zone_is_refused(tmp_path, raw):
     data["city"]["timezone"] = "Asia/Quzhou"
     (issue,) = problems(tmp_path, data)
     assert issue.path == "city.timezone" and "unknown time zone 'Asia/Quzhou'" in issue.problem
+
+
+def test_drone_signing_reads_the_key_from_a_file_or_the_environment(tmp_path, raw, monkeypatch):
+    data = copy.deepcopy(raw)
+    drones = [data["docks"][0]["drones"][0], data["docks"][1]["drones"][0]]
+    (tmp_path / "uav.key").write_text("00" * 31 + "ff\n", encoding="ascii")
+    drones[0]["signing"] = {"key_file": "uav.key", "link_id": 3}
+    monkeypatch.setenv("PATROL_TEST_UAV_KEY", "ab" * 32)
+    drones[1]["signing"] = {"key_env": "PATROL_TEST_UAV_KEY", "refuse_unsigned": False}
+    docks = load_city(write(tmp_path, data)).docks
+    first, second = docks[0].drones[0], docks[1].drones[0]
+    assert first.signing.key == bytes(31) + b"\xff" and first.signing.link_id == 3 and first.signing.refuse_unsigned
+    assert second.signing.key == b"\xab" * 32 and not second.signing.refuse_unsigned
+    assert "ab" * 4 not in repr(second)  # the key stays out of logs and tracebacks
+
+
+@pytest.mark.parametrize("signing, field, words", [
+    ({"key_file": "absent.key"}, "signing.key_file", "cannot read it"),
+    ({"key_file": "short.key"}, "signing.key_file", "64 hex digits"),
+    ({"key_env": "PATROL_TEST_UNSET_KEY"}, "signing.key_env", "is not set"),
+    ({"key_file": "short.key", "key_env": "X"}, "signing", "exactly one of key_file, key_env"),
+    ({}, "signing", "exactly one of key_file, key_env"),
+    ({"key_env": "X", "link_id": 256}, "signing.link_id", "less than or equal to 255"),
+    ({"key": "00" * 32}, "signing.key", "Extra inputs are not permitted"),
+])
+def test_bad_signing_config_names_the_field(tmp_path, raw, monkeypatch, signing, field, words):
+    monkeypatch.delenv("PATROL_TEST_UNSET_KEY", raising=False)
+    (tmp_path / "short.key").write_text("abcd", encoding="ascii")
+    data = copy.deepcopy(raw)
+    data["docks"][0]["drones"][0]["signing"] = signing
+    (issue,) = problems(tmp_path, data)
+    assert issue.path == f"docks[0].drones[0].{field}" and words in issue.problem, str(issue)

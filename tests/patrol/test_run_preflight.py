@@ -17,6 +17,7 @@ from dispatch.credentials import Credentials
 from dispatch.server import BackgroundServer
 from dispatch.settings import Settings
 from flight.mavlink.clock import ScaledClock
+from flight.mavlink.signing import Signing
 from flight.sim.swarm import SimSetup, sim_config
 from flight.sim.vehicle import SimVehicle
 from patrol.cli import app
@@ -96,3 +97,22 @@ def test_roll_call_hears_a_simulated_drone_and_names_the_silent_one(quzhou_city)
 
     roll = asyncio.run(scenario())
     assert roll.heard == [talking.id] and roll.silent == ["uav-silent"]
+
+
+def test_roll_call_says_when_a_drone_signs_with_another_key(quzhou_city):
+    dock = quzhou_city.docks[0]
+    port = free_udp_port()
+    ours = replace(dock.drones[0], endpoint=f"udpin:127.0.0.1:{port}", system_id=1, signing=Signing(bytes(32)))
+    vehicle = replace(ours, signing=Signing(b"\x01" * 32))
+
+    async def scenario():
+        sim = SimVehicle(sim_config(vehicle, dock, SimSetup(speed=1.0), port), ScaledClock(1.0))
+        await sim.start()
+        try:
+            return await call_roll([ours], wait_s=2.0)
+        finally:
+            await sim.stop()
+
+    roll = asyncio.run(scenario())
+    assert roll.heard == [] and roll.silent == [ours.id]
+    assert "failed MAVLink signature verification" in roll.why_silent[ours.id]
