@@ -32,8 +32,7 @@ def sim_drones(docks: list[Dock]) -> list[tuple[Drone, Dock]]:
     pairs = [(drone, dock) for dock in docks for drone in dock.drones]
     if len(pairs) > 250:
         raise ValueError(f"{len(pairs)} drones: one simulated link carries at most 250 system ids")
-    return [(Drone(drone.id, drone.spec, drone.camera, endpoint="udpin:127.0.0.1:0", system_id=i + 1,
-                   signing=drone.signing), dock)
+    return [(Drone(drone.id, drone.spec, drone.camera, endpoint="udpin:127.0.0.1:0", system_id=i + 1), dock)
             for i, (drone, dock) in enumerate(pairs)]
 
 
