@@ -42,7 +42,7 @@ def known_ids(live) -> dict[str, str]:
                               headers=live.as_dept("kecheng-urban")).json()["deliveries"]
     live.client.post(f"{live.url}/v1/admin/departments/kecheng-urban/accounts", json={"login": "fuzz", "name": "fuzz"},
                      headers=live.as_admin)
-    return {"alert_id": alert["alert_id"], "department_id": "kecheng-urban", "login": "fuzz",
+    return {"alert_id": alert["alert_id"], "department_id": "kecheng-urban", "login": "fuzz", "key": "fuzz-a",
             "webhook_id": webhook[0]["webhook_id"] if webhook else "none"}
 
 
